@@ -1,0 +1,17 @@
+"""The Circles application: every use case of SPEC §2 behind one object."""
+
+from __future__ import annotations
+
+from domain.commands.enrollments import EnrollmentCommands
+from domain.commands.groups import GroupCommands
+from domain.commands.invitations import InvitationCommands
+from domain.commands.sessions import SessionCommands
+
+
+class Circles(GroupCommands, SessionCommands, EnrollmentCommands, InvitationCommands):
+    """Groups, sessions, enrollments and invitations, event-sourced.
+
+    Every command takes the acting staff member as ``actor`` and records it on each event.
+    Commands that touch several aggregates save them in one transaction and re-run from a
+    fresh read on a concurrent conflict.
+    """

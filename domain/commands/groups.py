@@ -1,0 +1,202 @@
+"""Creating and running groups: settings, lifecycle, fees and capacity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlparse
+from uuid import UUID
+
+from domain.commands.base import CirclesBase, optional_text, retrying, text
+from domain.course import check_sizes
+from domain.enrollment import Enrollment
+from domain.errors import InvalidInputError
+from domain.group import DEFAULT_GUEST_LIMIT, DEFAULT_MAX_SIZE, DEFAULT_MIN_SIZE, TherapyGroup
+from domain.schedule import ResourceDay
+from domain.session import TherapySession
+from domain.values import (
+    FeeSchedule,
+    Format,
+    Modality,
+    ProblemArea,
+    SessionKind,
+    parse_enum,
+    require_aware,
+    zone,
+)
+
+COURSE_KINDS = (SessionKind.INTAKE, SessionKind.REGULAR)
+
+
+def video_link(value: Any) -> str | None:
+    if value is None:
+        return None
+    url = text(value, "video_url", 500)
+    assert url is not None
+    parsed = urlparse(url)
+    if parsed.scheme != "https" or not parsed.netloc:
+        raise InvalidInputError("video_url must be an https:// link", field="video_url")
+    return url
+
+
+def facilitators(value: Any) -> list[str]:
+    if not isinstance(value, list | tuple) or not value:
+        raise InvalidInputError(
+            "facilitator_ids must list at least one therapist id", field="facilitator_ids"
+        )
+    ids = [text(v, "facilitator_ids", 100) for v in value]
+    if len(set(ids)) != len(ids):
+        raise InvalidInputError("facilitator_ids lists a therapist twice", field="facilitator_ids")
+    return [i for i in ids if i is not None]
+
+
+def course_sessions(sessions: list[TherapySession]) -> int:
+    return sum(1 for s in sessions if not s.is_cancelled and s.kind in COURSE_KINDS)
+
+
+class GroupCommands(CirclesBase):
+    def create_group(
+        self,
+        actor: str,
+        name: Any,
+        modality: Any,
+        format: Any,
+        facilitator_ids: Any,
+        timezone: Any,
+        currency: Any,
+        fees: Any,
+        focus_area: Any = None,
+        room_id: Any = None,
+        video_url: Any = None,
+        max_size: Any = DEFAULT_MAX_SIZE,
+        min_size: Any = DEFAULT_MIN_SIZE,
+        guest_limit: Any = DEFAULT_GUEST_LIMIT,
+        length_override_reason: Any = None,
+    ) -> UUID:
+        fmt = parse_enum(Format, format, "format")
+        room = optional_text(room_id, "room_id", 100)
+        video = video_link(video_url)
+        if fmt.needs_room and not room:
+            raise InvalidInputError(f"a {fmt.value} group needs a room_id", field="room_id")
+        if fmt.needs_video and not video:
+            raise InvalidInputError(f"a {fmt.value} group needs a video_url", field="video_url")
+        if not fmt.needs_room and room:
+            raise InvalidInputError("an online group has no room", field="room_id")
+        check_sizes(max_size, min_size, guest_limit)
+        tz = zone(timezone)
+        schedule = FeeSchedule.parse(currency, fees)
+        group = TherapyGroup(
+            name=text(name, "name"),
+            modality=parse_enum(Modality, modality, "modality"),
+            format=fmt,
+            focus_area=None
+            if focus_area is None
+            else parse_enum(ProblemArea, focus_area, "focus_area"),
+            facilitator_ids=facilitators(facilitator_ids),
+            room_id=room,
+            video_url=video,
+            timezone=tz.key,
+            max_size=max_size,
+            min_size=min_size,
+            guest_limit=guest_limit,
+            fees=schedule.as_dict(),
+            length_override_reason=optional_text(
+                length_override_reason, "length_override_reason", 500
+            ),
+            actor=actor,
+        )
+        self.save(group)
+        return group.id
+
+    @retrying
+    def open_group(self, group_id: Any, actor: str, expected_version: int | None = None) -> None:
+        group = self._get(TherapyGroup, group_id, "group", expected_version)
+        group.open(actor)
+        self.save(group)
+
+    @retrying
+    def start_group(self, group_id: Any, actor: str, expected_version: int | None = None) -> None:
+        group = self._get(TherapyGroup, group_id, "group", expected_version)
+        group.start(course_sessions(self.sessions_of(group)), actor)
+        self.save(group)
+
+    @retrying
+    def complete_group(
+        self, group_id: Any, actor: str, expected_version: int | None = None
+    ) -> None:
+        group = self._get(TherapyGroup, group_id, "group", expected_version)
+        group.complete(actor)
+        now = self.clock()
+        enrollments = [
+            self._get(Enrollment, eid, "enrollment") for eid in group.enrollment_ids.values()
+        ]
+        for enrollment in enrollments:
+            if enrollment.patient_id in group.waitlist:
+                enrollment.withdraw("the group completed before a seat was free", now, actor)
+            else:
+                enrollment.complete(now, actor)
+        self.save(group, *enrollments)
+
+    @retrying
+    def cancel_group(
+        self, group_id: Any, actor: str, reason: Any, expected_version: int | None = None
+    ) -> None:
+        """Cancel the group, its future sessions (and their invitations), and its enrollments."""
+        why = text(reason, "reason", 500)
+        group = self._get(TherapyGroup, group_id, "group", expected_version)
+        group.cancel(why, actor)
+        now = self.clock()
+        changed: list[Any] = [group]
+        days: dict[UUID, ResourceDay] = {}
+        for session in self.sessions_of(group):
+            if not session.is_cancelled and session.starts_at > now and not session.attendance:
+                changed.extend(self._cancel_session_parts(session, why, days, actor))
+        for eid in group.enrollment_ids.values():
+            enrollment = self._get(Enrollment, eid, "enrollment")
+            if enrollment.is_active:
+                enrollment.withdraw(f"group cancelled: {why}", now, actor)
+                changed.append(enrollment)
+        self.save(*changed, *days.values())
+
+    @retrying
+    def update_group(
+        self,
+        group_id: Any,
+        actor: str,
+        expected_version: int | None = None,
+        name: Any = None,
+        video_url: Any = None,
+        max_size: Any = None,
+        min_size: Any = None,
+        guest_limit: Any = None,
+        currency: Any = None,
+        fees: Any = None,
+        fees_effective_from: datetime | None = None,
+    ) -> TherapyGroup:
+        """Apply a partial change; ``None`` leaves a setting as it is."""
+        group = self._get(TherapyGroup, group_id, "group", expected_version)
+        if name is not None:
+            group.rename(text(name, "name"), actor)
+        if video_url is not None:
+            if not group.format.needs_video:
+                raise InvalidInputError("an in-person group has no video link", field="video_url")
+            group.change_video_url(video_link(video_url), actor)
+        if any(v is not None for v in (max_size, min_size, guest_limit)):
+            group.change_capacity(
+                group.max_size if max_size is None else max_size,
+                group.min_size if min_size is None else min_size,
+                group.guest_limit if guest_limit is None else guest_limit,
+                actor,
+            )
+        if fees is not None:
+            schedule = FeeSchedule.parse(currency or group.currency, fees)
+            effective = (
+                self.clock()
+                if fees_effective_from is None
+                else require_aware(fees_effective_from, "fees_effective_from")
+            )
+            group.change_fees(schedule, effective, actor)
+        elif currency is not None and currency != group.currency:
+            raise InvalidInputError("change the currency together with the fees", field="currency")
+        self.save(group)
+        return group

@@ -1,0 +1,140 @@
+"""Significant-other invitations: propose, approve, consent, send, answer, revoke."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from domain.commands.base import CirclesBase, retrying, text
+from domain.enrollment import Enrollment
+from domain.errors import InvalidInputError, NotPermittedError, WrongStateError
+from domain.group import TherapyGroup
+from domain.invitation import Invitation
+from domain.session import TherapySession
+from domain.values import EnrollmentStatus, require_aware
+
+
+def email(value: Any) -> str | None:
+    if value is None:
+        return None
+    address = text(value, "invitee_email", 254)
+    local, _, domain = address.partition("@")
+    if not local or "." not in domain or " " in address:
+        raise InvalidInputError(f"{address!r} is not an email address", field="invitee_email")
+    return address
+
+
+class InvitationCommands(CirclesBase):
+    def get_invitation(self, invitation_id: Any) -> Invitation:
+        return self._get(Invitation, invitation_id, "invitation")
+
+    @retrying
+    def propose_invitation(
+        self,
+        session_id: Any,
+        actor: str,
+        patient_id: Any,
+        invitee_name: Any,
+        relationship: Any,
+        invitee_email: Any = None,
+    ) -> UUID:
+        session = self._get(TherapySession, session_id, "session")
+        group = self._get(TherapyGroup, session.group_id, "group")
+        pid = text(patient_id, "patient_id", 100)
+        enrollment_id = group.enrollment_id_of(pid)
+        enrollment = (
+            None if enrollment_id is None else self._get(Enrollment, enrollment_id, "enrollment")
+        )
+        if enrollment is None or enrollment.status is not EnrollmentStatus.ENROLLED:
+            raise WrongStateError(f"patient {pid} is not enrolled in group '{group.name}'")
+        invitation = Invitation(
+            session_id=session.id,
+            group_id=group.id,
+            patient_id=pid,
+            invitee_name=text(invitee_name, "invitee_name"),
+            relationship=text(relationship, "relationship", 100),
+            invitee_email=email(invitee_email),
+            session_starts_at=session.starts_at,
+            actor=actor,
+        )
+        session.hold_guest_place(invitation.id, group.guest_limit, self.clock(), actor)
+        self.save(session, invitation)
+        return invitation.id
+
+    @retrying
+    def approve_invitation(
+        self,
+        invitation_id: Any,
+        actor: str,
+        therapist_id: Any,
+        expected_version: int | None = None,
+    ) -> Invitation:
+        invitation = self._get(Invitation, invitation_id, "invitation", expected_version)
+        group = self._get(TherapyGroup, invitation.group_id, "group")
+        tid = text(therapist_id, "therapist_id", 100)
+        if tid not in group.facilitator_ids:
+            raise NotPermittedError(
+                f"therapist {tid} does not facilitate group '{group.name}' and cannot approve"
+            )
+        invitation.approve(tid, actor)
+        self.save(invitation)
+        return invitation
+
+    @retrying
+    def record_consent(
+        self,
+        invitation_id: Any,
+        actor: str,
+        signed_by: Any,
+        signed_at: Any,
+        document_ref: Any,
+        expected_version: int | None = None,
+    ) -> Invitation:
+        invitation = self._get(Invitation, invitation_id, "invitation", expected_version)
+        if not isinstance(signed_at, datetime):
+            raise InvalidInputError("signed_at must be a date-time", field="signed_at")
+        require_aware(signed_at, "signed_at")
+        if signed_at > self.clock():
+            raise InvalidInputError("signed_at cannot be in the future", field="signed_at")
+        invitation.record_consent(
+            text(signed_by, "signed_by"),
+            signed_at,
+            text(document_ref, "document_ref", 200),
+            actor,
+        )
+        self.save(invitation)
+        return invitation
+
+    @retrying
+    def send_invitation(
+        self, invitation_id: Any, actor: str, expected_version: int | None = None
+    ) -> Invitation:
+        invitation = self._get(Invitation, invitation_id, "invitation", expected_version)
+        invitation.send(self.clock(), actor)
+        self.save(invitation)
+        return invitation
+
+    @retrying
+    def respond_to_invitation(self, invitation_id: Any, accept: bool, actor: str) -> Invitation:
+        invitation = self._get(Invitation, invitation_id, "invitation")
+        invitation.respond(accept, self.clock(), actor)
+        changed: list[Any] = [invitation]
+        if not accept:
+            session = self._get(TherapySession, invitation.session_id, "session")
+            session.free_guest_place(invitation.id, actor)
+            changed.append(session)
+        self.save(*changed)
+        return invitation
+
+    @retrying
+    def revoke_invitation(
+        self, invitation_id: Any, actor: str, reason: Any, expected_version: int | None = None
+    ) -> Invitation:
+        why = text(reason, "reason", 500)
+        invitation = self._get(Invitation, invitation_id, "invitation", expected_version)
+        invitation.revoke(why, self.clock(), actor)
+        session = self._get(TherapySession, invitation.session_id, "session")
+        session.free_guest_place(invitation.id, actor)
+        self.save(invitation, session)
+        return invitation

@@ -1,0 +1,274 @@
+"""Planning, moving and cancelling sessions, and recording attendance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.commands.base import CirclesBase, as_uuid, retrying, text
+from domain.commands.groups import COURSE_KINDS, course_sessions
+from domain.course import check_dit_window, check_plan_length
+from domain.enrollment import Enrollment
+from domain.errors import InvalidInputError, NotFoundError, WrongStateError
+from domain.group import TherapyGroup
+from domain.invitation import Invitation
+from domain.plans import MAX_DURATION_MINUTES, SessionPlan, whole
+from domain.schedule import ResourceDay
+from domain.session import TherapySession
+from domain.values import (
+    AttendanceStatus,
+    Modality,
+    SessionKind,
+    localize,
+    parse_enum,
+    zone,
+)
+
+
+def parse_local_datetime(value: Any, tz_name: str, field: str) -> datetime:
+    """A wall-clock time in the group's zone ('2027-03-14T18:00'), or one with an offset."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            raise InvalidInputError(
+                f"{field} must be a date-time like 2027-03-14T18:00 (got {value!r})", field=field
+            ) from None
+    return localize(moment, zone(tz_name), field)
+
+
+class SessionCommands(CirclesBase):
+    def _check_course(self, group: TherapyGroup, sessions: list[TherapySession]) -> None:
+        check_plan_length(group.modality, course_sessions(sessions), group.length_override_reason)
+        if group.modality is Modality.DIT:
+            check_dit_window(
+                [s.starts_at for s in sessions if not s.is_cancelled and s.kind in COURSE_KINDS],
+                group.length_override_reason,
+            )
+
+    def _new_session(
+        self,
+        group: TherapyGroup,
+        number: int,
+        kind: SessionKind,
+        starts_at: datetime,
+        duration_minutes: int,
+        make_up_for: UUID | None,
+        actor: str,
+    ) -> TherapySession:
+        return TherapySession(
+            group_id=group.id,
+            number=number,
+            kind=kind,
+            starts_at=starts_at,
+            duration_minutes=duration_minutes,
+            facilitator_ids=group.facilitator_ids,
+            room_id=group.room_id,
+            video_url=group.video_url,
+            make_up_for=make_up_for,
+            actor=actor,
+        )
+
+    @retrying
+    def plan_sessions(
+        self,
+        group_id: Any,
+        actor: str,
+        first_date: Any,
+        start_time: Any,
+        duration_minutes: Any,
+        cadence: Any,
+        count: Any,
+        interval: Any = None,
+        skip_dates: Any = (),
+        kind: Any = None,
+        expected_version: int | None = None,
+    ) -> list[UUID]:
+        group = self._get(TherapyGroup, group_id, "group", expected_version)
+        group.require_active("plan sessions")
+        plan = SessionPlan.parse(
+            first_date, start_time, duration_minutes, cadence, count, interval, skip_dates
+        )
+        session_kind = self._plan_kind(group, kind)
+        existing = self.sessions_of(group)
+        new = [
+            self._new_session(
+                group,
+                len(existing) + i + 1,
+                session_kind,
+                start,
+                plan.duration_minutes,
+                None,
+                actor,
+            )
+            for i, start in enumerate(plan.starts(zone(group.timezone)))
+        ]
+        self._check_course(group, existing + new)
+        days: dict[UUID, ResourceDay] = {}
+        for session in new:
+            self._book(days, session, group.name, actor)
+        group.add_sessions([s.id for s in new], actor)
+        self.save(group, *new, *days.values())
+        return [s.id for s in new]
+
+    @staticmethod
+    def _plan_kind(group: TherapyGroup, kind: Any) -> SessionKind:
+        if group.modality is Modality.MAINTENANCE:
+            if kind not in (None, SessionKind.MAINTENANCE, SessionKind.MAINTENANCE.value):
+                raise InvalidInputError(
+                    "every session of a maintenance group is a maintenance session", field="kind"
+                )
+            return SessionKind.MAINTENANCE
+        return SessionKind.REGULAR if kind is None else parse_enum(SessionKind, kind, "kind")
+
+    @retrying
+    def add_make_up_session(
+        self,
+        group_id: Any,
+        actor: str,
+        make_up_for: Any,
+        starts_at: Any,
+        duration_minutes: Any = None,
+        expected_version: int | None = None,
+    ) -> UUID:
+        group = self._get(TherapyGroup, group_id, "group", expected_version)
+        group.require_active("add a make-up session")
+        original = self._get(TherapySession, make_up_for, "session")
+        if original.group_id != group.id:
+            raise InvalidInputError(
+                "make_up_for must be a session of this group", field="make_up_for"
+            )
+        if not original.is_cancelled:
+            raise WrongStateError(
+                f"session {original.label()} is not cancelled; a make-up replaces a cancelled "
+                "session"
+            )
+        existing = self.sessions_of(group)
+        if any(s.make_up_for == original.id and not s.is_cancelled for s in existing):
+            raise WrongStateError(f"session {original.label()} already has a make-up session")
+        minutes = original.duration_minutes if duration_minutes is None else duration_minutes
+        start = parse_local_datetime(starts_at, group.timezone, "starts_at")
+        session = self._new_session(
+            group,
+            len(existing) + 1,
+            original.kind,
+            start,
+            whole(minutes, "duration_minutes", 15, MAX_DURATION_MINUTES),
+            original.id,
+            actor,
+        )
+        self._check_course(group, [*existing, session])
+        days: dict[UUID, ResourceDay] = {}
+        self._book(days, session, group.name, actor)
+        group.add_sessions([session.id], actor)
+        self.save(group, session, *days.values())
+        return session.id
+
+    @retrying
+    def reschedule_session(
+        self,
+        session_id: Any,
+        actor: str,
+        starts_at: Any,
+        reason: Any,
+        expected_version: int | None = None,
+    ) -> TherapySession:
+        why = text(reason, "reason", 500)
+        session = self._get(TherapySession, session_id, "session", expected_version)
+        group = self.get_group(session.group_id)
+        group.require_active("reschedule sessions")
+        start = parse_local_datetime(starts_at, group.timezone, "starts_at")
+        days: dict[UUID, ResourceDay] = {}
+        self._release(days, session, actor)
+        session.reschedule(start, why, actor)
+        if group.modality is Modality.DIT:
+            others = [s for s in self.sessions_of(group) if s.id != session.id]
+            self._check_course(group, [*others, session])
+        self._book(days, session, group.name, actor)
+        invitations = [self._get(Invitation, i, "invitation") for i in session.invitation_ids]
+        for invitation in invitations:
+            invitation.follow_session(start, actor)
+        self.save(session, *invitations, *days.values())
+        return session
+
+    @retrying
+    def cancel_session(
+        self, session_id: Any, actor: str, reason: Any, expected_version: int | None = None
+    ) -> TherapySession:
+        why = text(reason, "reason", 500)
+        session = self._get(TherapySession, session_id, "session", expected_version)
+        days: dict[UUID, ResourceDay] = {}
+        changed = self._cancel_session_parts(session, why, days, actor)
+        self.save(*changed, *days.values())
+        return session
+
+    @retrying
+    def record_attendance(
+        self, session_id: Any, actor: str, records: Any, expected_version: int | None = None
+    ) -> TherapySession:
+        """Set or correct attendance for the people listed; others keep what they had."""
+        if not isinstance(records, list | tuple) or not records:
+            raise InvalidInputError("records must list at least one attendance", field="records")
+        session = self._get(TherapySession, session_id, "session", expected_version)
+        session.require_started(self.clock())
+        group = self.get_group(session.group_id)
+        changed: list[Aggregate] = [session]
+        seen: set[str] = set()
+        for record in records:
+            if not isinstance(record, dict):
+                raise InvalidInputError("each record is an object", field="records")
+            status = parse_enum(AttendanceStatus, record.get("status"), "status")
+            has_patient = record.get("patient_id") is not None
+            if has_patient == (record.get("invitation_id") is not None):
+                raise InvalidInputError(
+                    "each record names either a patient_id or an invitation_id", field="records"
+                )
+            key = str(record.get("patient_id") or record.get("invitation_id"))
+            if key in seen:
+                raise InvalidInputError(f"{key} is listed twice", field="records")
+            seen.add(key)
+            if has_patient:
+                changed.extend(self._patient_attendance(group, session, key, status, actor))
+            else:
+                changed.append(self._guest_attendance(session, key, status, actor))
+        self.save(*changed)
+        return session
+
+    def _patient_attendance(
+        self,
+        group: TherapyGroup,
+        session: TherapySession,
+        patient_id: str,
+        status: AttendanceStatus,
+        actor: str,
+    ) -> list[Aggregate]:
+        enrollment_id = group.enrollment_id_of(patient_id)
+        if enrollment_id is None:
+            raise NotFoundError(f"patient {patient_id} is not in group '{group.name}'")
+        enrollment = self._get(Enrollment, enrollment_id, "enrollment")
+        if not enrollment.was_enrolled_at(session.starts_at):
+            raise WrongStateError(
+                f"patient {patient_id} was not enrolled in the group when session "
+                f"{session.label()} took place"
+            )
+        if session.record_attendance(patient_id, status, actor) is status:
+            return []
+        enrollment.note_attendance(session.id, session.starts_at, status, actor)
+        return [enrollment]
+
+    def _guest_attendance(
+        self, session: TherapySession, invitation_id: str, status: AttendanceStatus, actor: str
+    ) -> Invitation:
+        invitation = self._get(Invitation, as_uuid(invitation_id, "invitation"), "invitation")
+        if invitation.session_id != session.id:
+            raise InvalidInputError(
+                f"invitation {invitation_id} is for another session", field="records"
+            )
+        session.record_guest_attendance(invitation.id, status, actor)
+        invitation.record_attendance(status is not AttendanceStatus.ABSENT, actor)
+        return invitation

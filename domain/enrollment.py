@@ -1,0 +1,112 @@
+"""A patient's place in a group: enrolled or waitlisted, intake, at-risk flag, and its end."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import WrongStateError
+from domain.values import AttendanceStatus, EnrollmentStatus, ProblemArea
+
+NO_SHOWS_FOR_RISK = 2
+
+
+class Enrollment(Aggregate):
+    @event("Created")
+    def __init__(
+        self,
+        id: UUID,
+        group_id: UUID,
+        patient_id: str,
+        patient_name: str,
+        status: EnrollmentStatus,
+        enrolled_at: datetime | None,
+        actor: str,
+    ) -> None:
+        self.group_id = group_id
+        self.patient_id = patient_id
+        self.patient_name = patient_name
+        self.status = status
+        self.enrolled_at = enrolled_at
+        self.ended_at: datetime | None = None
+        self.end_reason: str | None = None
+        self.primary_area: ProblemArea | None = None
+        self.inventory_done = False
+        # session id -> (session start, status): what the at-risk rule reads.
+        self.attendance: dict[str, tuple[datetime, AttendanceStatus]] = {}
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (EnrollmentStatus.ENROLLED, EnrollmentStatus.WAITLISTED)
+
+    def was_enrolled_at(self, moment: datetime) -> bool:
+        if self.enrolled_at is None or self.enrolled_at > moment:
+            return False
+        return self.ended_at is None or moment < self.ended_at
+
+    @property
+    def at_risk(self) -> bool:
+        """Two no-shows in a row: the last two recorded sessions were both missed."""
+        ordered = sorted(self.attendance.values(), key=lambda pair: pair[0])
+        recent = [status for _, status in ordered[-NO_SHOWS_FOR_RISK:]]
+        return len(recent) == NO_SHOWS_FOR_RISK and all(
+            s is AttendanceStatus.ABSENT for s in recent
+        )
+
+    def record_intake(self, primary_area: ProblemArea, inventory_done: bool, actor: str) -> None:
+        if not self.is_active:
+            raise WrongStateError(f"the enrollment is {self.status.value}; intake is closed")
+        self._intake_recorded(primary_area=primary_area, inventory_done=inventory_done, actor=actor)
+
+    @event("IntakeRecorded")
+    def _intake_recorded(self, primary_area: ProblemArea, inventory_done: bool, actor: str) -> None:
+        self.primary_area = primary_area
+        self.inventory_done = inventory_done
+
+    def promote(self, at: datetime, actor: str) -> None:
+        if self.status is not EnrollmentStatus.WAITLISTED:
+            raise WrongStateError(f"only a waitlisted patient can be promoted; {self.status.value}")
+        self._promoted(enrolled_at=at, actor=actor)
+
+    @event("Promoted")
+    def _promoted(self, enrolled_at: datetime, actor: str) -> None:
+        self.status = EnrollmentStatus.ENROLLED
+        self.enrolled_at = enrolled_at
+
+    def withdraw(self, reason: str, at: datetime, actor: str) -> None:
+        if not self.is_active:
+            raise WrongStateError(f"the enrollment is already {self.status.value}")
+        self._withdrawn(reason=reason, at=at, actor=actor)
+
+    @event("Withdrawn")
+    def _withdrawn(self, reason: str, at: datetime, actor: str) -> None:
+        self.status = EnrollmentStatus.WITHDRAWN
+        self.ended_at = at
+        self.end_reason = reason
+
+    def complete(self, at: datetime, actor: str) -> None:
+        if self.status is EnrollmentStatus.ENROLLED:
+            self._completed(at=at, actor=actor)
+
+    @event("Completed")
+    def _completed(self, at: datetime, actor: str) -> None:
+        self.status = EnrollmentStatus.COMPLETED
+        self.ended_at = at
+
+    def note_attendance(
+        self, session_id: UUID, session_start: datetime, status: AttendanceStatus, actor: str
+    ) -> bool:
+        """Keep the patient's attendance record; returns True when the at-risk flag changed."""
+        was = self.at_risk
+        self._attendance_noted(
+            session_id=session_id, session_start=session_start, status=status, actor=actor
+        )
+        return was != self.at_risk
+
+    @event("AttendanceNoted")
+    def _attendance_noted(
+        self, session_id: UUID, session_start: datetime, status: AttendanceStatus, actor: str
+    ) -> None:
+        self.attendance = {**self.attendance, str(session_id): (session_start, status)}

@@ -1,0 +1,247 @@
+"""The therapy group: its settings, fee history, roster, waitlist and session list.
+
+Rule checks live in the public methods; the private ``@event`` methods only apply
+state, so old events stay replayable when a rule changes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.course import check_course_can_start, check_sizes
+from domain.errors import CapacityError, DuplicateError, InvalidInputError, WrongStateError
+from domain.values import (
+    FeePeriod,
+    FeeSchedule,
+    Format,
+    GroupStatus,
+    Modality,
+    ProblemArea,
+    fee_in_force,
+)
+
+DEFAULT_MAX_SIZE = 8
+DEFAULT_MIN_SIZE = 4
+DEFAULT_GUEST_LIMIT = 2
+
+
+class TherapyGroup(Aggregate):
+    @event("Created")
+    def __init__(
+        self,
+        name: str,
+        modality: Modality,
+        format: Format,
+        focus_area: ProblemArea | None,
+        facilitator_ids: list[str],
+        room_id: str | None,
+        video_url: str | None,
+        timezone: str,
+        max_size: int,
+        min_size: int,
+        guest_limit: int,
+        fees: dict[str, Any],
+        length_override_reason: str | None,
+        actor: str,
+    ) -> None:
+        self.name = name
+        self.modality = modality
+        self.format = format
+        self.focus_area = focus_area
+        self.facilitator_ids = list(facilitator_ids)
+        self.room_id = room_id
+        self.video_url = video_url
+        self.timezone = timezone
+        self.max_size = max_size
+        self.min_size = min_size
+        self.guest_limit = guest_limit
+        self.fee_periods = [FeePeriod(None, FeeSchedule.from_dict(fees))]
+        self.length_override_reason = length_override_reason
+        self.status = GroupStatus.PLANNED
+        self.enrolled: list[str] = []
+        self.waitlist: list[str] = []
+        self.enrollment_ids: dict[str, UUID] = {}
+        self.session_ids: list[UUID] = []
+
+    # --- queries ------------------------------------------------------------------------------
+
+    @property
+    def currency(self) -> str:
+        return self.fee_periods[-1].fees.currency
+
+    @property
+    def fees(self) -> FeeSchedule:
+        return self.fee_periods[-1].fees
+
+    def fees_for(self, session_start: datetime) -> FeeSchedule:
+        return fee_in_force(self.fee_periods, session_start)
+
+    @property
+    def free_seats(self) -> int:
+        return max(0, self.max_size - len(self.enrolled))
+
+    @property
+    def is_active(self) -> bool:
+        return self.status not in (GroupStatus.COMPLETED, GroupStatus.CANCELLED)
+
+    def enrollment_id_of(self, patient_id: str) -> UUID | None:
+        return self.enrollment_ids.get(patient_id)
+
+    def require_active(self, doing: str) -> None:
+        if not self.is_active:
+            raise WrongStateError(f"cannot {doing}: the group is {self.status.value}")
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def open(self, actor: str) -> None:
+        if self.status is not GroupStatus.PLANNED:
+            raise WrongStateError(f"only a planned group can be opened; it is {self.status.value}")
+        self._set_status(GroupStatus.OPEN, actor=actor)
+
+    def start(self, course_sessions: int, actor: str) -> None:
+        if self.status not in (GroupStatus.PLANNED, GroupStatus.OPEN):
+            raise WrongStateError(f"the group cannot start: it is {self.status.value}")
+        if len(self.enrolled) < self.min_size:
+            raise CapacityError(
+                f"the group needs at least {self.min_size} enrolled patients to start; "
+                f"it has {len(self.enrolled)}"
+            )
+        check_course_can_start(self.modality, course_sessions, self.length_override_reason)
+        self._set_status(GroupStatus.RUNNING, actor=actor)
+
+    def complete(self, actor: str) -> None:
+        if self.status is not GroupStatus.RUNNING:
+            raise WrongStateError(
+                f"only a running group can be completed; it is {self.status.value}"
+            )
+        self._set_status(GroupStatus.COMPLETED, actor=actor)
+
+    def cancel(self, reason: str, actor: str) -> None:
+        self.require_active("cancel the group")
+        self._cancelled(reason=reason, actor=actor)
+
+    @event("StatusChanged")
+    def _set_status(self, status: GroupStatus, actor: str) -> None:
+        self.status = status
+
+    @event("Cancelled")
+    def _cancelled(self, reason: str, actor: str) -> None:
+        self.status = GroupStatus.CANCELLED
+        self.enrolled = []
+        self.waitlist = []
+
+    # --- settings -----------------------------------------------------------------------------
+
+    def change_fees(self, fees: FeeSchedule, effective_from: datetime, actor: str) -> None:
+        self.require_active("change fees")
+        if fees.currency != self.currency:
+            raise InvalidInputError(
+                f"the group bills in {self.currency}; fees cannot switch to {fees.currency}",
+                field="currency",
+            )
+        last = self.fee_periods[-1].effective_from
+        if last is not None and effective_from < last:
+            raise InvalidInputError(
+                "a fee change cannot take effect before the previous change", field="effective_from"
+            )
+        self._fees_changed(fees=fees.as_dict(), effective_from=effective_from, actor=actor)
+
+    @event("FeesChanged")
+    def _fees_changed(self, fees: dict[str, Any], effective_from: datetime, actor: str) -> None:
+        self.fee_periods = [
+            *self.fee_periods,
+            FeePeriod(effective_from, FeeSchedule.from_dict(fees)),
+        ]
+
+    def change_capacity(self, max_size: int, min_size: int, guest_limit: int, actor: str) -> None:
+        self.require_active("change capacity")
+        check_sizes(max_size, min_size, guest_limit)
+        if max_size < len(self.enrolled):
+            raise CapacityError(
+                f"max_size {max_size} is below the {len(self.enrolled)} patients already enrolled"
+            )
+        self._capacity_changed(
+            max_size=max_size, min_size=min_size, guest_limit=guest_limit, actor=actor
+        )
+
+    @event("CapacityChanged")
+    def _capacity_changed(self, max_size: int, min_size: int, guest_limit: int, actor: str) -> None:
+        self.max_size = max_size
+        self.min_size = min_size
+        self.guest_limit = guest_limit
+
+    def rename(self, name: str, actor: str) -> None:
+        self.require_active("rename the group")
+        if name != self.name:
+            self._renamed(name=name, actor=actor)
+
+    @event("Renamed")
+    def _renamed(self, name: str, actor: str) -> None:
+        self.name = name
+
+    def change_video_url(self, video_url: str | None, actor: str) -> None:
+        self.require_active("change the video link")
+        if video_url != self.video_url:
+            self._video_url_changed(video_url=video_url, actor=actor)
+
+    @event("VideoUrlChanged")
+    def _video_url_changed(self, video_url: str | None, actor: str) -> None:
+        self.video_url = video_url
+
+    # --- roster -------------------------------------------------------------------------------
+
+    def admit(self, patient_id: str, enrollment_id: UUID, actor: str) -> bool:
+        """Enroll if a seat is free, else waitlist. Returns True when enrolled."""
+        self.require_active("enroll patients")
+        if patient_id in self.enrolled or patient_id in self.waitlist:
+            raise DuplicateError(
+                f"patient {patient_id} is already "
+                f"{'enrolled in' if patient_id in self.enrolled else 'on the waitlist of'} "
+                f"group '{self.name}'",
+                enrollment_id=str(self.enrollment_ids[patient_id]),
+            )
+        seated = self.free_seats > 0
+        self._admitted(
+            patient_id=patient_id, enrollment_id=enrollment_id, seated=seated, actor=actor
+        )
+        return seated
+
+    @event("PatientAdmitted")
+    def _admitted(self, patient_id: str, enrollment_id: UUID, seated: bool, actor: str) -> None:
+        self.enrollment_ids = {**self.enrollment_ids, patient_id: enrollment_id}
+        if seated:
+            self.enrolled = [*self.enrolled, patient_id]
+        else:
+            self.waitlist = [*self.waitlist, patient_id]
+
+    def release(self, patient_id: str, actor: str) -> str | None:
+        """Take a patient off the roster or waitlist; returns the patient promoted, if any."""
+        if patient_id not in self.enrolled and patient_id not in self.waitlist:
+            raise WrongStateError(f"patient {patient_id} is not in group '{self.name}'")
+        promoted = None
+        if patient_id in self.enrolled and self.waitlist and self.is_active:
+            promoted = self.waitlist[0]
+        self._released(patient_id=patient_id, promoted=promoted, actor=actor)
+        return promoted
+
+    @event("PatientReleased")
+    def _released(self, patient_id: str, promoted: str | None, actor: str) -> None:
+        self.enrolled = [p for p in self.enrolled if p != patient_id]
+        self.waitlist = [p for p in self.waitlist if p != patient_id]
+        if promoted is not None:
+            self.waitlist = [p for p in self.waitlist if p != promoted]
+            self.enrolled = [*self.enrolled, promoted]
+
+    # --- sessions -----------------------------------------------------------------------------
+
+    def add_sessions(self, session_ids: list[UUID], actor: str) -> None:
+        self.require_active("plan sessions")
+        self._sessions_added(session_ids=session_ids, actor=actor)
+
+    @event("SessionsAdded")
+    def _sessions_added(self, session_ids: list[UUID], actor: str) -> None:
+        self.session_ids = [*self.session_ids, *session_ids]

@@ -1,0 +1,105 @@
+"""Session plans: from a first date, a local start time and a cadence to zoned start times."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+from dateutil.rrule import WEEKLY, rrule
+
+from domain.errors import InvalidInputError
+from domain.values import Cadence, localize, parse_date, parse_enum, parse_time
+
+MAX_SESSIONS_PER_PLAN = 104
+MAX_DURATION_MINUTES = 8 * 60
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    first_date: date
+    start_time: time
+    duration_minutes: int
+    cadence: Cadence
+    count: int
+    interval: int = 1
+    skip_dates: frozenset[date] = frozenset()
+
+    @classmethod
+    def parse(
+        cls,
+        first_date: Any,
+        start_time: Any,
+        duration_minutes: Any,
+        cadence: Any,
+        count: Any,
+        interval: Any = None,
+        skip_dates: Any = (),
+    ) -> SessionPlan:
+        cad = parse_enum(Cadence, cadence, "cadence")
+        if cad is Cadence.EVERY_N_WEEKS:
+            if interval is None:
+                raise InvalidInputError("cadence every_n_weeks needs an interval", field="interval")
+            step = whole(interval, "interval", 1, 12)
+        elif interval not in (None, 1):
+            raise InvalidInputError(
+                "interval is only used with cadence every_n_weeks", field="interval"
+            )
+        else:
+            step = 1
+        skips = frozenset(parse_date(d, "skip_dates") for d in (skip_dates or ()))
+        return cls(
+            first_date=parse_date(first_date, "first_date"),
+            start_time=parse_time(start_time, "start_time"),
+            duration_minutes=whole(duration_minutes, "duration_minutes", 15, MAX_DURATION_MINUTES),
+            cadence=cad,
+            count=whole(count, "count", 1, MAX_SESSIONS_PER_PLAN),
+            interval=step,
+            skip_dates=skips,
+        )
+
+    def local_dates(self) -> list[date]:
+        """`count` dates on the cadence; a closure date pushes the course one step later."""
+        wanted: list[date] = []
+        limit = self.count + len(self.skip_dates)
+        for candidate in self._candidates(limit):
+            if candidate in self.skip_dates:
+                continue
+            wanted.append(candidate)
+            if len(wanted) == self.count:
+                break
+        return wanted
+
+    def starts(self, tz: ZoneInfo) -> list[datetime]:
+        """Zoned start times. The wall-clock time is kept across DST changes."""
+        return [
+            localize(datetime.combine(d, self.start_time), tz, "start_time")
+            for d in self.local_dates()
+        ]
+
+    @property
+    def duration(self) -> timedelta:
+        return timedelta(minutes=self.duration_minutes)
+
+    def _candidates(self, limit: int) -> list[date]:
+        if self.cadence is Cadence.MONTHLY:
+            # relativedelta clamps the 31st to the month's last day instead of skipping months.
+            return [self.first_date + relativedelta(months=i) for i in range(limit)]
+        rule = rrule(
+            WEEKLY,
+            interval=self.interval,
+            dtstart=datetime.combine(self.first_date, time()),
+            count=limit,
+        )
+        return [d.date() for d in rule]
+
+
+def whole(value: Any, field_name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInputError(
+            f"{field_name} must be a whole number from {low} to {high} (got {value!r})",
+            field=field_name,
+        )
+    return value

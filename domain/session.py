@@ -1,0 +1,181 @@
+"""One therapy session: its time, place, status, roster of attendance and guests."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import CapacityError, InvalidInputError, WrongStateError
+from domain.values import AttendanceStatus, SessionKind, SessionStatus
+
+GUEST_STATUSES = (AttendanceStatus.PRESENT, AttendanceStatus.LATE, AttendanceStatus.ABSENT)
+
+
+class TherapySession(Aggregate):
+    @event("Scheduled")
+    def __init__(
+        self,
+        group_id: UUID,
+        number: int,
+        kind: SessionKind,
+        starts_at: datetime,
+        duration_minutes: int,
+        facilitator_ids: list[str],
+        room_id: str | None,
+        video_url: str | None,
+        make_up_for: UUID | None,
+        actor: str,
+    ) -> None:
+        self.group_id = group_id
+        self.number = number
+        self.kind = kind
+        self.starts_at = starts_at
+        self.duration_minutes = duration_minutes
+        self.facilitator_ids = list(facilitator_ids)
+        self.room_id = room_id
+        self.video_url = video_url
+        self.make_up_for = make_up_for
+        self.status = SessionStatus.SCHEDULED
+        self.sequence = 0
+        self.attendance: dict[str, AttendanceStatus] = {}
+        self.guest_attendance: dict[str, AttendanceStatus] = {}
+        self.invitation_ids: list[UUID] = []
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+    @property
+    def duration(self) -> timedelta:
+        return timedelta(minutes=self.duration_minutes)
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status is SessionStatus.CANCELLED
+
+    @property
+    def timezone(self) -> str:
+        return getattr(self.starts_at.tzinfo, "key", "UTC")
+
+    def label(self) -> str:
+        return f"#{self.number} on {self.starts_at:%Y-%m-%d %H:%M} ({self.timezone})"
+
+    def require_scheduled(self, doing: str) -> None:
+        if self.is_cancelled:
+            raise WrongStateError(f"cannot {doing}: session {self.label()} is cancelled")
+
+    # --- time ---------------------------------------------------------------------------------
+
+    def reschedule(self, starts_at: datetime, reason: str, actor: str) -> None:
+        self.require_scheduled("reschedule")
+        if self.attendance or self.guest_attendance:
+            raise WrongStateError(
+                f"session {self.label()} already has attendance recorded; it cannot be moved"
+            )
+        if starts_at == self.starts_at:
+            raise InvalidInputError(
+                "the new start time is the session's current time", field="starts_at"
+            )
+        self._rescheduled(starts_at=starts_at, reason=reason, actor=actor)
+
+    @event("Rescheduled")
+    def _rescheduled(self, starts_at: datetime, reason: str, actor: str) -> None:
+        self.starts_at = starts_at
+        self.sequence += 1
+
+    def cancel(self, reason: str, actor: str) -> None:
+        self.require_scheduled("cancel")
+        if self.attendance:
+            raise WrongStateError(
+                f"session {self.label()} already has attendance recorded; it cannot be cancelled"
+            )
+        self._cancelled(reason=reason, actor=actor)
+
+    @event("Cancelled")
+    def _cancelled(self, reason: str, actor: str) -> None:
+        self.status = SessionStatus.CANCELLED
+        self.sequence += 1
+        self.invitation_ids = []
+
+    # --- attendance ---------------------------------------------------------------------------
+
+    def require_started(self, now: datetime) -> None:
+        self.require_scheduled("record attendance")
+        if now < self.starts_at:
+            raise WrongStateError(
+                f"attendance can be recorded only once the session has started "
+                f"(it starts {self.starts_at.isoformat()})"
+            )
+
+    def record_attendance(
+        self, patient_id: str, status: AttendanceStatus, actor: str
+    ) -> AttendanceStatus | None:
+        """Set or correct one patient's attendance. Returns the previous status."""
+        previous = self.attendance.get(patient_id)
+        if previous is not status:
+            self._attendance_recorded(
+                patient_id=patient_id, status=status, previous=previous, actor=actor
+            )
+        return previous
+
+    @event("AttendanceRecorded")
+    def _attendance_recorded(
+        self,
+        patient_id: str,
+        status: AttendanceStatus,
+        previous: AttendanceStatus | None,
+        actor: str,
+    ) -> None:
+        self.attendance = {**self.attendance, patient_id: status}
+
+    def record_guest_attendance(
+        self, invitation_id: UUID, status: AttendanceStatus, actor: str
+    ) -> None:
+        if status not in GUEST_STATUSES:
+            raise InvalidInputError(
+                "a guest is recorded as present, late or absent", field="status"
+            )
+        previous = self.guest_attendance.get(str(invitation_id))
+        if previous is not status:
+            self._guest_attendance_recorded(
+                invitation_id=invitation_id, status=status, previous=previous, actor=actor
+            )
+
+    @event("GuestAttendanceRecorded")
+    def _guest_attendance_recorded(
+        self,
+        invitation_id: UUID,
+        status: AttendanceStatus,
+        previous: AttendanceStatus | None,
+        actor: str,
+    ) -> None:
+        self.guest_attendance = {**self.guest_attendance, str(invitation_id): status}
+
+    # --- guests -------------------------------------------------------------------------------
+
+    def hold_guest_place(
+        self, invitation_id: UUID, guest_limit: int, now: datetime, actor: str
+    ) -> None:
+        self.require_scheduled("invite a guest")
+        if now >= self.starts_at:
+            raise WrongStateError("guests can be invited only before the session starts")
+        if len(self.invitation_ids) >= guest_limit:
+            raise CapacityError(
+                f"session {self.label()} already has {len(self.invitation_ids)} of "
+                f"{guest_limit} guest places taken"
+            )
+        self._guest_place_held(invitation_id=invitation_id, actor=actor)
+
+    @event("GuestPlaceHeld")
+    def _guest_place_held(self, invitation_id: UUID, actor: str) -> None:
+        self.invitation_ids = [*self.invitation_ids, invitation_id]
+
+    def free_guest_place(self, invitation_id: UUID, actor: str) -> None:
+        if invitation_id in self.invitation_ids:
+            self._guest_place_freed(invitation_id=invitation_id, actor=actor)
+
+    @event("GuestPlaceFreed")
+    def _guest_place_freed(self, invitation_id: UUID, actor: str) -> None:
+        self.invitation_ids = [i for i in self.invitation_ids if i != invitation_id]

@@ -1,0 +1,1 @@
+"""Circles' HTTP service: the Flask app factory, routes, schemas, feeds and CLI."""

@@ -1,0 +1,107 @@
+"""Where events and views live, read from the environment (SPEC §6).
+
+No configuration: one SQLite file under ``./var/`` (or ``$CIRCLES_DATA_DIR``).
+``DATABASE_URL=postgresql://…``: PostgreSQL. ``CIPHER_KEY``: AES-GCM encrypted events.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+CIPHER_TOPIC = "eventsourcing.cryptography:AESCipher"
+
+
+class ConfigurationError(ValueError):
+    """The environment names a store Circles cannot use."""
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    engine: str  # "memory" | "sqlite" | "postgres"
+    sqlite_path: Path | None = None
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 5432
+    pg_user: str = "postgres"
+    pg_password: str = ""
+    pg_dbname: str = "postgres"
+    pg_schema: str = "public"
+    cipher_key: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> StoreSettings:
+        env = os.environ if environ is None else environ
+        cipher_key = env.get("CIPHER_KEY") or None
+        url = env.get("DATABASE_URL", "").strip()
+        if not url:
+            data_dir = Path(env.get("CIRCLES_DATA_DIR") or "var")
+            return cls("sqlite", sqlite_path=data_dir / "circles.sqlite3", cipher_key=cipher_key)
+        return cls.from_url(url, cipher_key)
+
+    @classmethod
+    def from_url(cls, url: str, cipher_key: str | None = None) -> StoreSettings:
+        if url == "memory://":
+            return cls("memory", cipher_key=cipher_key)
+        parsed = urlparse(url)
+        if parsed.scheme == "sqlite":
+            return cls("sqlite", sqlite_path=Path(unquote(parsed.path)), cipher_key=cipher_key)
+        if parsed.scheme not in ("postgres", "postgresql"):
+            raise ConfigurationError(
+                f"DATABASE_URL must start with postgresql:// (got {parsed.scheme}://)"
+            )
+        query = parse_qs(parsed.query)
+        return cls(
+            "postgres",
+            pg_host=parsed.hostname or "127.0.0.1",
+            pg_port=parsed.port or 5432,
+            pg_user=unquote(parsed.username or "postgres"),
+            pg_password=unquote(parsed.password or ""),
+            pg_dbname=(parsed.path or "/postgres").lstrip("/") or "postgres",
+            pg_schema=query.get("schema", ["public"])[0],
+            cipher_key=cipher_key,
+        )
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The library's settings for this store."""
+        env: dict[str, str] = {}
+        if self.engine == "memory":
+            env["PERSISTENCE_MODULE"] = "eventsourcing.popo"
+        elif self.engine == "sqlite":
+            assert self.sqlite_path is not None
+            self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
+            env["SQLITE_DBNAME"] = str(self.sqlite_path)
+            env["SQLITE_LOCK_TIMEOUT"] = "30"
+        else:
+            env.update(
+                PERSISTENCE_MODULE="eventsourcing.postgres",
+                POSTGRES_DBNAME=self.pg_dbname,
+                POSTGRES_HOST=self.pg_host,
+                POSTGRES_PORT=str(self.pg_port),
+                POSTGRES_USER=self.pg_user,
+                POSTGRES_PASSWORD=self.pg_password,
+                POSTGRES_SCHEMA=self.pg_schema,
+                POSTGRES_POOL_SIZE="10",
+                POSTGRES_MAX_OVERFLOW="20",
+                POSTGRES_LOCK_TIMEOUT="10",
+                POSTGRES_CONNECT_TIMEOUT="10",
+            )
+        if self.cipher_key:
+            env["CIPHER_TOPIC"] = CIPHER_TOPIC
+            env["CIPHER_KEY"] = self.cipher_key
+        else:
+            env["CIPHER_TOPIC"] = ""
+            env["CIPHER_KEY"] = ""
+        return env
+
+    @property
+    def pg_conninfo(self) -> str:
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(
+            host=self.pg_host, port=self.pg_port, user=self.pg_user,
+            password=self.pg_password or None, dbname=self.pg_dbname,
+        )
