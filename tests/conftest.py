@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from domain.application import Circles
-from service.config import StoreSettings
+from projections.store import StoreSettings
 
 PG_URL = os.environ.get("CIRCLES_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
