@@ -47,8 +47,13 @@ def pg_schema() -> Iterator[StoreSettings]:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
         yield StoreSettings(
-            "postgres", pg_host=base.pg_host, pg_port=base.pg_port, pg_user=base.pg_user,
-            pg_password=base.pg_password, pg_dbname=base.pg_dbname, pg_schema=schema,
+            "postgres",
+            pg_host=base.pg_host,
+            pg_port=base.pg_port,
+            pg_user=base.pg_user,
+            pg_password=base.pg_password,
+            pg_dbname=base.pg_dbname,
+            pg_schema=schema,
         )
     finally:
         with psycopg.connect(base.pg_conninfo, autocommit=True) as conn:

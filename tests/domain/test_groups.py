@@ -17,7 +17,7 @@ from domain.errors import (
     WrongStateError,
 )
 from domain.values import FeeSchedule, GroupStatus, SessionKind
-from tests.domain.helpers import FEES, group_args, make_group, plan
+from tests.domain.helpers import FEES, make_group, plan
 
 
 @pytest.mark.parametrize(
@@ -65,8 +65,14 @@ def test_group_defaults_and_money_are_exact_decimals(app: Circles) -> None:
 
 def test_yen_fees_have_no_minor_unit() -> None:
     fees = FeeSchedule.parse(
-        "JPY", {**FEES, "session_fee": "8500", "maintenance_fee": "6000",
-                "no_show_fee": "4000", "late_cancel_fee": "3000"},
+        "JPY",
+        {
+            **FEES,
+            "session_fee": "8500",
+            "maintenance_fee": "6000",
+            "no_show_fee": "4000",
+            "late_cancel_fee": "3000",
+        },
     )
     assert fees.session_fee == Decimal("8500")
     with pytest.raises(InvalidInputError, match="more decimal places than JPY"):
@@ -127,7 +133,9 @@ def test_maintenance_group_is_open_ended_and_monthly(app: Circles) -> None:
     assert all(s.kind is SessionKind.MAINTENANCE for s in sessions)
     # The 31st is clamped to each month's last day, not skipped.
     assert [s.starts_at.date().isoformat() for s in sessions[:3]] == [
-        "2027-01-31", "2027-02-28", "2027-03-31",
+        "2027-01-31",
+        "2027-02-28",
+        "2027-03-31",
     ]
     with pytest.raises(InvalidInputError, match="maintenance session"):
         plan(app, gid, first_date="2029-06-01", count=1, kind="regular")
