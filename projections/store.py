@@ -102,6 +102,9 @@ class StoreSettings:
         from psycopg.conninfo import make_conninfo
 
         return make_conninfo(
-            host=self.pg_host, port=self.pg_port, user=self.pg_user,
-            password=self.pg_password or None, dbname=self.pg_dbname,
+            host=self.pg_host,
+            port=self.pg_port,
+            user=self.pg_user,
+            password=self.pg_password or None,
+            dbname=self.pg_dbname,
         )

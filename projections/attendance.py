@@ -1,0 +1,215 @@
+"""Attendance: the roster of each session, per-patient rates and the at-risk flag, group rates.
+
+Rate = (present + late) / recorded. At risk = the patient's last two recorded sessions in
+the group, by session start, were both no-shows (the domain's ``Enrollment.at_risk``).
+The roster reads the calendars' membership and invitation tables (same database, same
+batch) to list everyone expected, with what was recorded for them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+from uuid import UUID
+
+from domain.enrollment import NO_SHOWS_FOR_RISK
+from domain.session import TherapySession
+from projections.base import Projection, enum_value, ev, timestamp
+from projections.db import Tx, ViewDatabase
+
+DDL = [
+    """CREATE TABLE IF NOT EXISTS view_attendance (
+        session_id TEXT NOT NULL, kind TEXT NOT NULL, person_id TEXT NOT NULL,
+        group_id TEXT NOT NULL, session_starts_at {instant} NOT NULL, status TEXT NOT NULL,
+        recorded_at {instant} NOT NULL, PRIMARY KEY (session_id, kind, person_id))""",
+    "CREATE INDEX IF NOT EXISTS view_attendance_person ON view_attendance (person_id)",
+    "CREATE INDEX IF NOT EXISTS view_attendance_group ON view_attendance (group_id)",
+]
+TABLES = ["view_attendance"]
+STATUSES = ("present", "late", "absent", "excused", "late_cancel")
+GUEST_PLACES = ("accepted", "attended", "no_show")
+
+
+def _recorder(kind: str) -> Any:
+    def handle(tx: Tx, nid: int, e: Any) -> None:
+        session = str(e.originator_id)
+        person = e.patient_id if kind == "patient" else str(e.invitation_id)
+        row = tx.one("SELECT group_id, starts_at FROM view_sessions WHERE session_id=?", (session,))
+        assert row is not None, f"attendance for unknown session {session}"
+        tx.execute(
+            "INSERT INTO view_attendance VALUES (?,?,?,?,?,?,?) ON CONFLICT (session_id, kind,"
+            " person_id) DO UPDATE SET status=excluded.status, recorded_at=excluded.recorded_at",
+            (
+                session, kind, person, row[0], row[1], enum_value(e.status),
+                tx.dialect.instant(timestamp(e)),
+            ),
+        )  # fmt: skip
+
+    return handle
+
+
+def projection() -> Projection:
+    return Projection(
+        "attendance",
+        DDL,
+        TABLES,
+        {
+            ev(TherapySession, "AttendanceRecorded"): _recorder("patient"),
+            ev(TherapySession, "GuestAttendanceRecorded"): _recorder("guest"),
+        },
+    )
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RosterLine:
+    kind: str  # patient | guest
+    patient_id: str  # the patient, or for a guest the patient who invited them
+    name: str
+    status: str | None  # attendance, None while not recorded
+    enrollment_id: UUID | None = None
+    invitation_id: UUID | None = None
+    invitation_status: str | None = None
+
+
+@dataclass(frozen=True)
+class Roster:
+    session_id: UUID
+    patients: list[RosterLine]
+    guests: list[RosterLine]
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Counts per attendance status, the rate and the at-risk flag."""
+
+    counts: dict[str, int]
+    at_risk: bool
+
+    @property
+    def recorded(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def rate(self) -> Decimal | None:
+        if not self.recorded:
+            return None
+        attended = self.counts.get("present", 0) + self.counts.get("late", 0)
+        return (Decimal(attended) / Decimal(self.recorded)).quantize(
+            Decimal("0.0001"), ROUND_HALF_EVEN
+        )
+
+
+@dataclass(frozen=True)
+class PatientAttendance:
+    patient_id: str
+    overall: Rate
+    groups: dict[UUID, Rate] = field(default_factory=dict)
+
+    @property
+    def at_risk(self) -> bool:
+        return any(r.at_risk for r in self.groups.values())
+
+    @property
+    def rate(self) -> Decimal | None:
+        return self.overall.rate
+
+
+@dataclass(frozen=True)
+class GroupRates:
+    group_id: UUID
+    overall: Rate
+    patients: dict[str, Rate]
+
+    @property
+    def rate(self) -> Decimal | None:
+        return self.overall.rate
+
+
+def _rate(history: list[tuple[Any, str]]) -> Rate:
+    """``history``: (session start, status) in session order."""
+    recent = [status for _, status in history[-NO_SHOWS_FOR_RISK:]]
+    at_risk = len(recent) == NO_SHOWS_FOR_RISK and all(s == "absent" for s in recent)
+    counts = Counter(status for _, status in history)
+    return Rate({s: counts.get(s, 0) for s in STATUSES}, at_risk)
+
+
+class AttendanceView:
+    def __init__(self, db: ViewDatabase) -> None:
+        self.db = db
+
+    def roster(self, session_id: UUID | str) -> Roster | None:
+        sid = str(session_id)
+        with self.db.read() as tx:
+            session = tx.one("SELECT starts_at FROM view_sessions WHERE session_id=?", (sid,))
+            if session is None:
+                return None
+            patients = tx.all(
+                "SELECT m.patient_id, e.patient_name, a.status, m.enrollment_id"
+                " FROM view_calendar_members m"
+                " JOIN view_sessions s ON s.group_id = m.group_id AND s.session_id = ?"
+                " LEFT JOIN view_enrollments e ON e.enrollment_id = m.enrollment_id"
+                " LEFT JOIN view_attendance a ON a.session_id = s.session_id"
+                "  AND a.kind = 'patient' AND a.person_id = m.patient_id"
+                " WHERE (m.valid_from IS NOT NULL AND m.valid_from <= s.starts_at"
+                "  AND (m.valid_to IS NULL OR s.starts_at < m.valid_to)) OR a.status IS NOT NULL"
+                " ORDER BY e.patient_name, m.patient_id",
+                (sid,),
+            )
+            guests = tx.all(
+                "SELECT i.patient_id, i.invitee_name, a.status, i.invitation_id, i.status"
+                " FROM view_invitations i LEFT JOIN view_attendance a ON a.session_id ="
+                " i.session_id AND a.kind = 'guest' AND a.person_id = i.invitation_id"
+                f" WHERE i.session_id = ? AND (i.status IN {GUEST_PLACES} OR a.status IS NOT NULL)"
+                " ORDER BY i.invitee_name, i.invitation_id",
+                (sid,),
+            )
+        return Roster(
+            UUID(sid),
+            [
+                RosterLine("patient", r[0], r[1] or r[0], r[2], enrollment_id=UUID(r[3]))
+                for r in patients
+            ],
+            [
+                RosterLine(
+                    "guest", r[0], r[1], r[2], invitation_id=UUID(r[3]), invitation_status=r[4]
+                )
+                for r in guests
+            ],
+        )
+
+    def _histories(self, where: str, param: str, key: int) -> dict[str, list[tuple[Any, str]]]:
+        with self.db.read() as tx:
+            rows = tx.all(
+                "SELECT group_id, person_id, session_starts_at, status FROM view_attendance"
+                f" WHERE kind = 'patient' AND {where} = ? ORDER BY session_starts_at, session_id",
+                (param,),
+            )
+        histories: dict[str, list[tuple[Any, str]]] = {}
+        for row in rows:
+            histories.setdefault(row[key], []).append((row[2], row[3]))
+        return histories
+
+    def patient(self, patient_id: str) -> PatientAttendance:
+        """The patient's rate overall and per group, and whether any group flags them."""
+        histories = self._histories("person_id", patient_id, 0)
+        everything = sorted((h for hs in histories.values() for h in hs), key=lambda h: h[0])
+        return PatientAttendance(
+            patient_id,
+            _rate(everything),
+            {UUID(group): _rate(history) for group, history in histories.items()},
+        )
+
+    def group_rates(self, group_id: UUID | str) -> GroupRates:
+        histories = self._histories("group_id", str(group_id), 1)
+        everything = [h for hs in histories.values() for h in hs]
+        overall = Rate(_rate(everything).counts, False)
+        return GroupRates(
+            UUID(str(group_id)),
+            overall,
+            {patient: _rate(history) for patient, history in sorted(histories.items())},
+        )

@@ -1,0 +1,63 @@
+"""What every view family provides to the runner, and helpers they share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from projections.db import Dialect, Tx
+
+Handler = Callable[[Tx, int, Any], None]
+
+
+@dataclass
+class Projection:
+    """Tables of one view family and how each domain event changes them.
+
+    ``handlers`` maps an event class to ``handler(tx, notification_id, event)``; the
+    runner calls them in notification order inside the batch's transaction.
+    """
+
+    name: str
+    ddl: list[str]
+    tables: list[str]
+    handlers: dict[type, Handler] = field(default_factory=dict)
+
+
+def ev(aggregate: type, name: str) -> type:
+    """An aggregate's event class by name (the library creates them at class creation)."""
+    cls = getattr(aggregate, name)
+    assert isinstance(cls, type), f"{aggregate.__name__}.{name} is not an event class"
+    return cls
+
+
+def text_id(value: UUID | str | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def enum_value(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+def timestamp(event: Any) -> datetime:
+    """When the event happened (aware UTC), the 'last changed' of the rows it touches."""
+    moment: datetime = event.timestamp
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def keyset(
+    cursor: str | None, dialect: Dialect, column: str, id_column: str
+) -> tuple[str, list[Any]]:
+    """SQL and params selecting rows after an ``instant|id`` cursor."""
+    if not cursor:
+        return "", []
+    instant, _, ident = cursor.partition("|")
+    at = dialect.instant(datetime.fromisoformat(instant))
+    return f" AND ({column} > ? OR ({column} = ? AND {id_column} > ?))", [at, at, ident]
+
+
+def make_cursor(moment: datetime, ident: str) -> str:
+    return f"{moment.astimezone(UTC).isoformat()}|{ident}"

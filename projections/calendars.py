@@ -1,0 +1,354 @@
+"""Calendars: sessions per group, patient, therapist, room and invitee (SPEC §3, §4).
+
+Each session row carries what an iCalendar feed needs: a stable id (the UID), the UTC
+instant plus the IANA zone name, status, a sequence that grows on every reschedule or
+cancel, and the instant of the last change. A patient's sessions are found through their
+enrollment's validity interval, so a reschedule or a withdrawal moves them in or out of the
+feed without rewriting per-patient rows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from domain.enrollment import Enrollment
+from domain.group import TherapyGroup
+from domain.invitation import Invitation
+from domain.session import TherapySession
+from domain.values import EnrollmentStatus
+from projections.base import Projection, enum_value, ev, keyset, make_cursor, text_id, timestamp
+from projections.db import Dialect, Tx, ViewDatabase
+
+DDL = [
+    """CREATE TABLE IF NOT EXISTS view_sessions (
+        session_id TEXT PRIMARY KEY, group_id TEXT NOT NULL, number INTEGER NOT NULL,
+        kind TEXT NOT NULL, starts_at {instant} NOT NULL, ends_at {instant} NOT NULL,
+        duration_minutes INTEGER NOT NULL, timezone TEXT NOT NULL, status TEXT NOT NULL,
+        sequence INTEGER NOT NULL, last_modified {instant} NOT NULL, room_id TEXT,
+        video_url TEXT, facilitator_ids TEXT NOT NULL, make_up_for TEXT)""",
+    "CREATE INDEX IF NOT EXISTS view_sessions_group ON view_sessions (group_id, starts_at)",
+    "CREATE INDEX IF NOT EXISTS view_sessions_room ON view_sessions (room_id, starts_at)",
+    """CREATE TABLE IF NOT EXISTS view_session_facilitators (
+        therapist_id TEXT NOT NULL, session_id TEXT NOT NULL,
+        PRIMARY KEY (therapist_id, session_id))""",
+    """CREATE TABLE IF NOT EXISTS view_calendar_members (
+        enrollment_id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, group_id TEXT NOT NULL,
+        valid_from {instant}, valid_to {instant})""",
+    "CREATE INDEX IF NOT EXISTS view_members_patient ON view_calendar_members (patient_id)",
+    """CREATE TABLE IF NOT EXISTS view_invitations (
+        invitation_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, group_id TEXT NOT NULL,
+        patient_id TEXT NOT NULL, invitee_name TEXT NOT NULL, relationship TEXT NOT NULL,
+        status TEXT NOT NULL, revision INTEGER NOT NULL, last_modified {instant} NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS view_invitations_session ON view_invitations (session_id)",
+]
+TABLES = ["view_sessions", "view_session_facilitators", "view_calendar_members", "view_invitations"]
+
+# An invitation in one of these states shows its session as cancelled to the invitee.
+ENDED_INVITATION = ("revoked", "cancelled", "declined")
+
+COLUMNS = (
+    "s.session_id, s.group_id, s.number, s.kind, s.starts_at, s.ends_at, s.duration_minutes, "
+    "s.timezone, s.status, s.sequence, s.last_modified, s.room_id, s.video_url, "
+    "s.facilitator_ids, s.make_up_for"
+)
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    session_id: UUID
+    group_id: UUID
+    number: int
+    kind: str
+    starts_at: datetime  # aware, in ``timezone``
+    ends_at: datetime
+    duration_minutes: int
+    timezone: str
+    status: str  # scheduled | cancelled
+    sequence: int
+    last_modified: datetime
+    room_id: str | None
+    video_url: str | None
+    facilitator_ids: tuple[str, ...]
+    make_up_for: UUID | None
+
+    @property
+    def cursor(self) -> str:
+        return make_cursor(self.starts_at, str(self.session_id))
+
+
+@dataclass(frozen=True)
+class InvitationEntry:
+    """The invitee's one session; ``session`` shows it cancelled once the invitation ended."""
+
+    invitation_id: UUID
+    status: str
+    patient_id: str
+    invitee_name: str
+    relationship: str
+    session: CalendarEntry
+
+
+# --- projection -------------------------------------------------------------------------------
+
+
+def _scheduled(tx: Tx, nid: int, e: Any) -> None:
+    d = tx.dialect
+    starts: datetime = e.starts_at
+    tx.execute(
+        "INSERT INTO view_sessions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            str(e.originator_id), str(e.group_id), e.number, enum_value(e.kind),
+            d.instant(starts), d.instant(starts + timedelta(minutes=e.duration_minutes)),
+            e.duration_minutes, getattr(starts.tzinfo, "key", "UTC"), "scheduled", 0,
+            d.instant(timestamp(e)), e.room_id, e.video_url, json.dumps(list(e.facilitator_ids)),
+            text_id(e.make_up_for),
+        ),
+    )  # fmt: skip
+    tx.executemany(
+        "INSERT INTO view_session_facilitators VALUES (?,?)",
+        [(f, str(e.originator_id)) for f in e.facilitator_ids],
+    )
+
+
+def _rescheduled(tx: Tx, nid: int, e: Any) -> None:
+    d = tx.dialect
+    row = tx.one(
+        "SELECT duration_minutes FROM view_sessions WHERE session_id=?", (str(e.originator_id),)
+    )
+    assert row is not None
+    tx.execute(
+        "UPDATE view_sessions SET starts_at=?, ends_at=?, sequence=sequence+1, last_modified=?"
+        " WHERE session_id=?",
+        (
+            d.instant(e.starts_at), d.instant(e.starts_at + timedelta(minutes=row[0])),
+            d.instant(timestamp(e)), str(e.originator_id),
+        ),
+    )  # fmt: skip
+
+
+def _session_cancelled(tx: Tx, nid: int, e: Any) -> None:
+    tx.execute(
+        "UPDATE view_sessions SET status='cancelled', sequence=sequence+1, last_modified=?"
+        " WHERE session_id=?",
+        (tx.dialect.instant(timestamp(e)), str(e.originator_id)),
+    )
+
+
+def _video_url_changed(tx: Tx, nid: int, e: Any) -> None:
+    # Patients follow the group's current link for sessions still to come.
+    at = tx.dialect.instant(timestamp(e))
+    tx.execute(
+        "UPDATE view_sessions SET video_url=?, last_modified=? WHERE group_id=? AND starts_at>?"
+        " AND video_url IS NOT NULL",
+        (e.video_url, at, str(e.originator_id), at),
+    )
+
+
+def _enrollment_created(tx: Tx, nid: int, e: Any) -> None:
+    enrolled = e.status is EnrollmentStatus.ENROLLED or e.status == "enrolled"
+    tx.execute(
+        "INSERT INTO view_calendar_members VALUES (?,?,?,?,?)",
+        (
+            str(e.originator_id), e.patient_id, str(e.group_id),
+            tx.dialect.instant(e.enrolled_at) if enrolled else None, None,
+        ),
+    )  # fmt: skip
+
+
+def _promoted(tx: Tx, nid: int, e: Any) -> None:
+    tx.execute(
+        "UPDATE view_calendar_members SET valid_from=? WHERE enrollment_id=?",
+        (tx.dialect.instant(e.enrolled_at), str(e.originator_id)),
+    )
+
+
+def _ended(tx: Tx, nid: int, e: Any) -> None:
+    tx.execute(
+        "UPDATE view_calendar_members SET valid_to=? WHERE enrollment_id=?",
+        (tx.dialect.instant(e.at), str(e.originator_id)),
+    )
+
+
+def _proposed(tx: Tx, nid: int, e: Any) -> None:
+    tx.execute(
+        "INSERT INTO view_invitations VALUES (?,?,?,?,?,?,?,?,?)",
+        (
+            str(e.originator_id), str(e.session_id), str(e.group_id), e.patient_id,
+            e.invitee_name, e.relationship, "proposed", 0, tx.dialect.instant(timestamp(e)),
+        ),
+    )  # fmt: skip
+
+
+def _invitation_status(status: str) -> Any:
+    bump = 1 if status in ENDED_INVITATION else 0
+
+    def handle(tx: Tx, nid: int, e: Any) -> None:
+        tx.execute(
+            "UPDATE view_invitations SET status=?, revision=revision+?, last_modified=?"
+            " WHERE invitation_id=?",
+            (status, bump, tx.dialect.instant(timestamp(e)), str(e.originator_id)),
+        )
+
+    return handle
+
+
+def _guest_attendance(tx: Tx, nid: int, e: Any) -> None:
+    _invitation_status("attended" if e.attended else "no_show")(tx, nid, e)
+
+
+def projection() -> Projection:
+    return Projection(
+        "calendars",
+        DDL,
+        TABLES,
+        {
+            ev(TherapySession, "Scheduled"): _scheduled,
+            ev(TherapySession, "Rescheduled"): _rescheduled,
+            ev(TherapySession, "Cancelled"): _session_cancelled,
+            ev(TherapyGroup, "VideoUrlChanged"): _video_url_changed,
+            ev(Enrollment, "Created"): _enrollment_created,
+            ev(Enrollment, "Promoted"): _promoted,
+            ev(Enrollment, "Withdrawn"): _ended,
+            ev(Enrollment, "Completed"): _ended,
+            ev(Invitation, "Proposed"): _proposed,
+            ev(Invitation, "Approved"): _invitation_status("approved"),
+            ev(Invitation, "ConsentRecorded"): _invitation_status("consented"),
+            ev(Invitation, "Sent"): _invitation_status("sent"),
+            ev(Invitation, "Accepted"): _invitation_status("accepted"),
+            ev(Invitation, "Declined"): _invitation_status("declined"),
+            ev(Invitation, "Revoked"): _invitation_status("revoked"),
+            ev(Invitation, "Cancelled"): _invitation_status("cancelled"),
+            ev(Invitation, "AttendanceRecorded"): _guest_attendance,
+        },
+    )
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+def entry(row: tuple[Any, ...], d: Dialect) -> CalendarEntry:
+    tz = ZoneInfo(row[7])
+    starts, ends, changed = d.to_instant(row[4]), d.to_instant(row[5]), d.to_instant(row[10])
+    assert starts is not None and ends is not None and changed is not None
+    return CalendarEntry(
+        session_id=UUID(row[0]), group_id=UUID(row[1]), number=row[2], kind=row[3],
+        starts_at=starts.astimezone(tz), ends_at=ends.astimezone(tz), duration_minutes=row[6],
+        timezone=row[7], status=row[8], sequence=row[9], last_modified=changed,
+        room_id=row[11], video_url=row[12], facilitator_ids=tuple(json.loads(row[13])),
+        make_up_for=None if row[14] is None else UUID(row[14]),
+    )  # fmt: skip
+
+
+class CalendarView:
+    """Read side of the calendars; same SQL on both engines through the dialect."""
+
+    def __init__(self, db: ViewDatabase) -> None:
+        self.db = db
+
+    def _sessions(
+        self,
+        join_where: str,
+        params: list[Any],
+        since: datetime | None,
+        until: datetime | None,
+        after: str | None,
+        limit: int | None,
+    ) -> list[CalendarEntry]:
+        d = self.db.dialect
+        sql = f"SELECT {COLUMNS} FROM view_sessions s {join_where}"
+        args = list(params)
+        if since is not None:
+            sql += " AND s.starts_at >= ?"
+            args.append(d.instant(since))
+        if until is not None:
+            sql += " AND s.starts_at < ?"
+            args.append(d.instant(until))
+        more, more_args = keyset(after, d, "s.starts_at", "s.session_id")
+        sql += more + " ORDER BY s.starts_at, s.session_id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self.db.read() as tx:
+            return [entry(r, d) for r in tx.all(sql, args + more_args)]
+
+    def session(self, session_id: UUID | str) -> CalendarEntry | None:
+        found = self._sessions("WHERE s.session_id = ?", [str(session_id)], None, None, None, 1)
+        return found[0] if found else None
+
+    def sessions_for_group(
+        self,
+        group_id: UUID | str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[CalendarEntry]:
+        return self._sessions("WHERE s.group_id = ?", [str(group_id)], since, until, after, limit)
+
+    def sessions_for_patient(
+        self,
+        patient_id: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[CalendarEntry]:
+        """Sessions of the groups the patient is enrolled in, from enrollment to its end."""
+        where = (
+            "JOIN view_calendar_members m ON m.group_id = s.group_id WHERE m.patient_id = ?"
+            " AND m.valid_from IS NOT NULL AND m.valid_from <= s.starts_at"
+            " AND (m.valid_to IS NULL OR s.starts_at < m.valid_to)"
+        )
+        return self._sessions(where, [patient_id], since, until, after, limit)
+
+    def sessions_for_therapist(
+        self,
+        therapist_id: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[CalendarEntry]:
+        where = (
+            "JOIN view_session_facilitators f ON f.session_id = s.session_id"
+            " WHERE f.therapist_id = ?"
+        )
+        return self._sessions(where, [therapist_id], since, until, after, limit)
+
+    def sessions_for_room(
+        self,
+        room_id: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[CalendarEntry]:
+        return self._sessions("WHERE s.room_id = ?", [room_id], since, until, after, limit)
+
+    def session_for_invitation(self, invitation_id: UUID | str) -> InvitationEntry | None:
+        d = self.db.dialect
+        with self.db.read() as tx:
+            row = tx.one(
+                "SELECT invitation_id, status, patient_id, invitee_name, relationship, revision,"
+                " last_modified, session_id FROM view_invitations WHERE invitation_id = ?",
+                (str(invitation_id),),
+            )
+        if row is None:
+            return None
+        session = self.session(row[7])
+        if session is None:
+            return None
+        changed = d.to_instant(row[6])
+        assert changed is not None
+        ended = row[1] in ENDED_INVITATION
+        session = replace(
+            session,
+            status="cancelled" if ended else session.status,
+            sequence=session.sequence + row[5],
+            last_modified=max(session.last_modified, changed),
+        )
+        return InvitationEntry(UUID(row[0]), row[1], row[2], row[3], row[4], session)

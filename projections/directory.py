@@ -1,0 +1,240 @@
+"""Directory: the list of groups and each group's enrollments, for paged API listings.
+
+Lists page by keyset: each item carries a ``cursor`` (its notification position, which is
+creation order); pass it back as ``after`` for the next page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from domain.enrollment import Enrollment
+from domain.group import TherapyGroup
+from projections.base import Projection, enum_value, ev, timestamp
+from projections.db import Tx, ViewDatabase
+
+DDL = [
+    """CREATE TABLE IF NOT EXISTS view_groups (
+        group_id TEXT PRIMARY KEY, name TEXT NOT NULL, modality TEXT NOT NULL,
+        format TEXT NOT NULL, status TEXT NOT NULL, timezone TEXT NOT NULL,
+        currency TEXT NOT NULL, max_size INTEGER NOT NULL, min_size INTEGER NOT NULL,
+        guest_limit INTEGER NOT NULL, enrolled_count INTEGER NOT NULL,
+        waitlist_count INTEGER NOT NULL, session_count INTEGER NOT NULL,
+        created_at {instant} NOT NULL, seq {bigint} NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS view_groups_seq ON view_groups (seq)",
+    """CREATE TABLE IF NOT EXISTS view_enrollments (
+        enrollment_id TEXT PRIMARY KEY, group_id TEXT NOT NULL, patient_id TEXT NOT NULL,
+        patient_name TEXT NOT NULL, status TEXT NOT NULL, enrolled_at {instant},
+        ended_at {instant}, primary_area TEXT, seq {bigint} NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS view_enrollments_group ON view_enrollments (group_id, seq)",
+    "CREATE INDEX IF NOT EXISTS view_enrollments_patient ON view_enrollments (patient_id)",
+]
+TABLES = ["view_groups", "view_enrollments"]
+
+
+def _group_created(tx: Tx, nid: int, e: Any) -> None:
+    tx.execute(
+        "INSERT INTO view_groups VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            str(e.originator_id), e.name, enum_value(e.modality), enum_value(e.format),
+            "planned", e.timezone, e.fees["currency"], e.max_size, e.min_size, e.guest_limit,
+            0, 0, 0, tx.dialect.instant(timestamp(e)), nid,
+        ),
+    )  # fmt: skip
+
+
+def _set(column: str, value: Any) -> Any:
+    def handle(tx: Tx, nid: int, e: Any) -> None:
+        new = value(e) if callable(value) else value
+        tx.execute(
+            f"UPDATE view_groups SET {column}=? WHERE group_id=?", (new, str(e.originator_id))
+        )
+
+    return handle
+
+
+def _capacity(tx: Tx, nid: int, e: Any) -> None:
+    tx.execute(
+        "UPDATE view_groups SET max_size=?, min_size=?, guest_limit=? WHERE group_id=?",
+        (e.max_size, e.min_size, e.guest_limit, str(e.originator_id)),
+    )
+
+
+def _sessions_added(tx: Tx, nid: int, e: Any) -> None:
+    tx.execute(
+        "UPDATE view_groups SET session_count=session_count+? WHERE group_id=?",
+        (len(e.session_ids), str(e.originator_id)),
+    )
+
+
+def _recount(tx: Tx, group_id: str) -> None:
+    tx.execute(
+        "UPDATE view_groups SET"
+        " enrolled_count=(SELECT COUNT(*) FROM view_enrollments WHERE group_id=? AND status="
+        "'enrolled'), waitlist_count=(SELECT COUNT(*) FROM view_enrollments WHERE group_id=?"
+        " AND status='waitlisted') WHERE group_id=?",
+        (group_id, group_id, group_id),
+    )
+
+
+def _enrollment_created(tx: Tx, nid: int, e: Any) -> None:
+    d = tx.dialect
+    tx.execute(
+        "INSERT INTO view_enrollments VALUES (?,?,?,?,?,?,?,?,?)",
+        (
+            str(e.originator_id), str(e.group_id), e.patient_id, e.patient_name,
+            enum_value(e.status), d.instant(e.enrolled_at), None, None, nid,
+        ),
+    )  # fmt: skip
+    _recount(tx, str(e.group_id))
+
+
+def _enrollment_status(status: str, at: str | None) -> Any:
+    def handle(tx: Tx, nid: int, e: Any) -> None:
+        sets, params = "status=?", [status]
+        if at is not None:
+            sets += f", {'enrolled_at' if at == 'enrolled_at' else 'ended_at'}=?"
+            params.append(tx.dialect.instant(getattr(e, at)))
+        row = tx.one(
+            f"UPDATE view_enrollments SET {sets} WHERE enrollment_id=? RETURNING group_id",
+            (*params, str(e.originator_id)),
+        )
+        assert row is not None
+        _recount(tx, row[0])
+
+    return handle
+
+
+def _intake(tx: Tx, nid: int, e: Any) -> None:
+    tx.execute(
+        "UPDATE view_enrollments SET primary_area=? WHERE enrollment_id=?",
+        (enum_value(e.primary_area), str(e.originator_id)),
+    )
+
+
+def projection() -> Projection:
+    return Projection(
+        "directory",
+        DDL,
+        TABLES,
+        {
+            ev(TherapyGroup, "Created"): _group_created,
+            ev(TherapyGroup, "StatusChanged"): _set("status", lambda e: enum_value(e.status)),
+            ev(TherapyGroup, "Cancelled"): _set("status", "cancelled"),
+            ev(TherapyGroup, "Renamed"): _set("name", lambda e: e.name),
+            ev(TherapyGroup, "CapacityChanged"): _capacity,
+            ev(TherapyGroup, "SessionsAdded"): _sessions_added,
+            ev(Enrollment, "Created"): _enrollment_created,
+            ev(Enrollment, "Promoted"): _enrollment_status("enrolled", "enrolled_at"),
+            ev(Enrollment, "Withdrawn"): _enrollment_status("withdrawn", "at"),
+            ev(Enrollment, "Completed"): _enrollment_status("completed", "at"),
+            ev(Enrollment, "IntakeRecorded"): _intake,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    group_id: UUID
+    name: str
+    modality: str
+    format: str
+    status: str
+    timezone: str
+    currency: str
+    max_size: int
+    min_size: int
+    guest_limit: int
+    enrolled_count: int
+    waitlist_count: int
+    session_count: int
+    created_at: datetime
+    cursor: str
+
+
+@dataclass(frozen=True)
+class EnrollmentSummary:
+    enrollment_id: UUID
+    group_id: UUID
+    patient_id: str
+    patient_name: str
+    status: str
+    enrolled_at: datetime | None
+    ended_at: datetime | None
+    primary_area: str | None
+    waitlist_position: int | None  # 1 = next to be seated
+    cursor: str
+
+
+ENROLLMENT_SQL = (
+    "SELECT e.enrollment_id, e.group_id, e.patient_id, e.patient_name, e.status, e.enrolled_at,"
+    " e.ended_at, e.primary_area, CASE WHEN e.status = 'waitlisted' THEN (SELECT COUNT(*)"
+    " FROM view_enrollments w WHERE w.group_id = e.group_id AND w.status = 'waitlisted'"
+    " AND w.seq <= e.seq) END, e.seq FROM view_enrollments e"
+)
+
+
+class DirectoryView:
+    def __init__(self, db: ViewDatabase) -> None:
+        self.db = db
+
+    def _group(self, row: tuple[Any, ...]) -> GroupSummary:
+        created = self.db.dialect.to_instant(row[13])
+        assert created is not None
+        return GroupSummary(
+            UUID(row[0]), row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+            row[9], row[10], row[11], row[12], created, str(row[14]),
+        )  # fmt: skip
+
+    def groups(
+        self, after: str | None = None, limit: int = 50, status: str | None = None
+    ) -> list[GroupSummary]:
+        sql = "SELECT * FROM view_groups WHERE seq > ?"
+        args: list[Any] = [int(after or 0)]
+        if status is not None:
+            sql += " AND status = ?"
+            args.append(status)
+        sql += f" ORDER BY seq LIMIT {int(limit)}"
+        with self.db.read() as tx:
+            return [self._group(r) for r in tx.all(sql, args)]
+
+    def group(self, group_id: UUID | str) -> GroupSummary | None:
+        with self.db.read() as tx:
+            row = tx.one("SELECT * FROM view_groups WHERE group_id = ?", (str(group_id),))
+        return None if row is None else self._group(row)
+
+    def _enrollment(self, row: tuple[Any, ...]) -> EnrollmentSummary:
+        d = self.db.dialect
+        return EnrollmentSummary(
+            UUID(row[0]), UUID(row[1]), row[2], row[3], row[4], d.to_instant(row[5]),
+            d.to_instant(row[6]), row[7], row[8], str(row[9]),
+        )  # fmt: skip
+
+    def enrollments(
+        self,
+        group_id: UUID | str,
+        after: str | None = None,
+        limit: int = 50,
+        status: str | None = None,
+    ) -> list[EnrollmentSummary]:
+        sql = ENROLLMENT_SQL + " WHERE e.group_id = ? AND e.seq > ?"
+        args: list[Any] = [str(group_id), int(after or 0)]
+        if status is not None:
+            sql += " AND e.status = ?"
+            args.append(status)
+        sql += f" ORDER BY e.seq LIMIT {int(limit)}"
+        with self.db.read() as tx:
+            return [self._enrollment(r) for r in tx.all(sql, args)]
+
+    def enrollment(self, enrollment_id: UUID | str) -> EnrollmentSummary | None:
+        with self.db.read() as tx:
+            row = tx.one(ENROLLMENT_SQL + " WHERE e.enrollment_id = ?", (str(enrollment_id),))
+        return None if row is None else self._enrollment(row)
+
+    def enrollments_for_patient(self, patient_id: str) -> list[EnrollmentSummary]:
+        with self.db.read() as tx:
+            rows = tx.all(ENROLLMENT_SQL + " WHERE e.patient_id = ? ORDER BY e.seq", (patient_id,))
+        return [self._enrollment(r) for r in rows]
