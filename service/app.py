@@ -1,0 +1,67 @@
+"""The application factory: ``create_app(config)``. Nothing is opened at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask
+
+from domain.application import Circles
+from projections.store import StoreSettings
+from service.context import Services
+from service.errors import register_error_handlers
+from service.storage import ServiceStorage
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the Flask app.
+
+    ``config`` may carry ``STORE`` (a ``StoreSettings``; default from the environment),
+    ``CLOCK`` (a callable returning an aware ``datetime``) and any Flask setting.
+    """
+    app = Flask("service")
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
+    if config:
+        app.config.update(config)
+    settings: StoreSettings = app.config.get("STORE") or StoreSettings.from_env()
+    clock = app.config.get("CLOCK") or (lambda: datetime.now(UTC))
+    circles = Circles(env=settings.eventsourcing_env(), clock=clock)
+    services = Services(
+        settings=settings,
+        circles=circles,
+        storage=ServiceStorage(settings),
+        clock=clock,
+    )
+    services.reads = _read_side(circles, settings, app.config)
+    app.extensions["circles"] = services
+
+    register_error_handlers(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def _read_side(circles: Circles, settings: StoreSettings, config: Mapping[str, Any]) -> Any:
+    from service.reads import ReadSide
+
+    return ReadSide.create(circles, settings, config)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from service.routes import enrollments, groups, invitations, keys, meta, sessions, views
+
+    for module in (meta, groups, sessions, enrollments, invitations, keys, views):
+        app.register_blueprint(module.bp)
+
+
+def _register_cli(app: Flask) -> None:
+    from service.cli import register
+
+    register(app)

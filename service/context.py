@@ -1,0 +1,46 @@
+"""What the request handlers share: the application, the service tables, the read side."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+
+from domain.application import Circles
+from projections.store import StoreSettings
+from service.storage import ServiceStorage
+
+
+@dataclass
+class Services:
+    settings: StoreSettings
+    circles: Circles
+    storage: ServiceStorage
+    clock: Callable[[], datetime]
+    reads: Any = None  # service.reads.ReadSide when the projections are available
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def require_reads(self) -> Any:
+        if self.reads is None:
+            from service.errors import ApiError
+
+            raise ApiError(503, "The read models are not available in this build.")
+        return self.reads
+
+    def close(self) -> None:
+        if self.reads is not None:
+            self.reads.close()
+        self.storage.close()
+        self.circles.close()
+
+
+def services() -> Services:
+    found: Services = current_app.extensions["circles"]
+    return found
+
+
+def circles() -> Circles:
+    return services().circles

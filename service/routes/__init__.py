@@ -1,0 +1,1 @@
+"""Blueprints, one per resource. Handlers parse → call the application → shape the reply."""

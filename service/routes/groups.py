@@ -1,0 +1,264 @@
+"""/groups: create, read, change, lifecycle, plans, enrollments and history of groups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, url_for
+
+from domain.enrollment import Enrollment
+from domain.group import TherapyGroup
+from service.context import circles, services
+from service.endpoint import COORDINATOR, STAFF, Call, Reply, endpoint
+from service.errors import ApiError
+from service.history import history
+from service.paging import decode_cursor, encode_cursor, page
+from service.routes.access import require_facilitator
+from service.schemas import enrollments as es
+from service.schemas import groups as gs
+from service.schemas import sessions as ss
+from service.schemas.common import HistoryPage, PageQuery, attributes
+
+bp = Blueprint("groups", __name__)
+TAG = "groups"
+
+
+def _group_reply(group: TherapyGroup, status: int = 200) -> Reply:
+    return Reply(group, status=status, etag=group.version)
+
+
+@bp.post("/groups")
+@endpoint(
+    summary="Create a group",
+    tag=TAG,
+    roles=[COORDINATOR],
+    body=gs.GroupCreate(),
+    response=gs.Group(),
+    status=201,
+    etag=True,
+)
+def create_group(call: Call) -> Reply:
+    group_id = circles().create_group(call.actor, **call.body)
+    reply = _group_reply(circles().get_group(group_id), 201)
+    reply.headers["Location"] = url_for("groups.get_group", group_id=group_id)
+    return reply
+
+
+@bp.get("/groups")
+@endpoint(
+    summary="List groups",
+    description="A therapist key lists only the groups that therapist facilitates.",
+    tag=TAG,
+    roles=STAFF,
+    query=gs.GroupListQuery(),
+    response=gs.GroupPage(),
+)
+def list_groups(call: Call) -> dict[str, Any]:
+    directory = services().require_reads().fresh().directory
+    status = call.query.get("status")
+    limit = call.query["limit"]
+    after = decode_cursor(call.query.get("cursor"))
+    if after is not None and not after.isdigit():
+        raise ApiError(422, "cursor is not one this API gave out", errors={"cursor": ["Invalid"]})
+    rows: list[Any] = []
+    more = False
+    while True:
+        batch = directory.groups(after, limit + 1, None if status is None else status.value)
+        for row in batch:
+            if len(rows) == limit:
+                more = True
+                break
+            if call.therapist_id is None or _facilitates(call.therapist_id, row.group_id):
+                rows.append(row)
+        if more or len(batch) <= limit:
+            break
+        after = batch[-1].cursor
+    return {"items": rows, "next_cursor": encode_cursor(rows[-1].cursor) if more else None}
+
+
+def _facilitates(therapist_id: str, group_id: Any) -> bool:
+    return therapist_id in circles().get_group(group_id).facilitator_ids
+
+
+@bp.get("/groups/<group_id>")
+@endpoint(
+    summary="Show a group",
+    tag=TAG,
+    roles=STAFF,
+    response=gs.Group(),
+    errors=[404],
+    etag=True,
+)
+def get_group(call: Call, group_id: str) -> Reply:
+    group = circles().get_group(group_id)
+    require_facilitator(call, group)
+    return _group_reply(group)
+
+
+@bp.patch("/groups/<group_id>")
+@endpoint(
+    summary="Change a group's name, video link, sizes or fees",
+    description="Fees apply to sessions that start after fees_effective_from (default now).",
+    tag=TAG,
+    roles=[COORDINATOR],
+    body=gs.GroupPatch(),
+    response=gs.Group(),
+    errors=[404, 409],
+    if_match=True,
+    etag=True,
+)
+def update_group(call: Call, group_id: str) -> Reply:
+    group = circles().update_group(
+        group_id, call.actor, expected_version=call.expected_version, **call.body
+    )
+    return _group_reply(group)
+
+
+def _lifecycle(name: str, summary: str, with_reason: bool = False) -> None:
+    def transition(call: Call, group_id: str) -> Reply:
+        command = getattr(circles(), f"{name}_group")
+        extra = {"reason": call.body["reason"]} if with_reason else {}
+        command(group_id, call.actor, expected_version=call.expected_version, **extra)
+        return _group_reply(circles().get_group(group_id))
+
+    transition.__name__ = f"{name}_group"
+    bp.add_url_rule(
+        f"/groups/<group_id>/{name}",
+        view_func=endpoint(
+            summary=summary,
+            tag=TAG,
+            roles=[COORDINATOR],
+            body=gs.ReasonIn() if with_reason else gs.NoBody(),
+            response=gs.Group(),
+            errors=[404, 409],
+            if_match=True,
+            etag=True,
+        )(transition),
+        methods=["POST"],
+    )
+
+
+_lifecycle("open", "Open a planned group for enrollment")
+_lifecycle("start", "Start the course (needs min_size enrolled and the course planned)")
+_lifecycle("complete", "Complete a running group; its enrollments complete")
+_lifecycle("cancel", "Cancel the group, its future sessions and enrollments", with_reason=True)
+
+
+@bp.post("/groups/<group_id>/sessions")
+@endpoint(
+    summary="Plan sessions, or add a make-up session",
+    description="Send a plan (first_date, start_time, duration_minutes, cadence, count, …) "
+    "or a make-up ({make_up_for, starts_at}). Double booking a therapist or room is refused "
+    "with 409 naming the colliding session.",
+    tag=TAG,
+    roles=[COORDINATOR],
+    body=(ss.MakeUpIn(), ss.PlanIn()),
+    response=ss.SessionList(),
+    status=201,
+    errors=[404, 409],
+    if_match=True,
+)
+def plan_sessions(call: Call, group_id: str) -> dict[str, Any]:
+    app = circles()
+    if "make_up_for" in call.body:
+        ids = [
+            app.add_make_up_session(
+                group_id, call.actor, expected_version=call.expected_version, **call.body
+            )
+        ]
+    else:
+        ids = app.plan_sessions(
+            group_id, call.actor, expected_version=call.expected_version, **call.body
+        )
+    return {"sessions": [app.get_session(i) for i in ids]}
+
+
+@bp.get("/groups/<group_id>/sessions")
+@endpoint(
+    summary="The group's sessions in number order",
+    tag=TAG,
+    roles=[COORDINATOR],
+    query=PageQuery(),
+    response=ss.SessionPage(),
+    errors=[404],
+)
+def group_sessions(call: Call, group_id: str) -> dict[str, Any]:
+    app = circles()
+    group = app.get_group(group_id)
+    return page(app.sessions_of(group), call.query)
+
+
+@bp.post("/groups/<group_id>/enrollments")
+@endpoint(
+    summary="Enroll a patient (enrolled, or waitlisted when the group is full)",
+    tag=TAG,
+    roles=[COORDINATOR],
+    body=es.EnrollIn(),
+    response=es.Enrollment(),
+    status=201,
+    errors=[404, 409],
+    if_match=True,
+    etag=True,
+)
+def enroll(call: Call, group_id: str) -> Reply:
+    app = circles()
+    enrollment_id, _ = app.enroll(
+        group_id, call.actor, expected_version=call.expected_version, **call.body
+    )
+    enrollment = app.get_enrollment(enrollment_id)
+    return Reply(
+        enrollment,
+        status=201,
+        etag=enrollment.version,
+        headers={"Location": url_for("enrollments.get_enrollment", enrollment_id=enrollment_id)},
+    )
+
+
+@bp.get("/groups/<group_id>/enrollments")
+@endpoint(
+    summary="The group's enrollments: enrolled first, then the waitlist in order, then ended",
+    tag=TAG,
+    roles=[COORDINATOR],
+    query=es.EnrollmentQuery(),
+    response=es.EnrollmentPage(),
+    errors=[404],
+)
+def group_enrollments(call: Call, group_id: str) -> dict[str, Any]:
+    app = circles()
+    group = app.get_group(group_id)
+    rows = [app.get_enrollment(eid) for eid in group.enrollment_ids.values()]
+    rows.sort(key=lambda e: _roster_order(group, e))
+    wanted = call.query.get("status")
+    if wanted is not None:
+        rows = [e for e in rows if e.status is wanted]
+    result = page(rows, call.query)
+    result["items"] = [_with_position(group, e) for e in result["items"]]
+    return result
+
+
+def _roster_order(group: TherapyGroup, enrollment: Enrollment) -> tuple[int, int, str]:
+    if enrollment.patient_id in group.enrolled:
+        return (0, group.enrolled.index(enrollment.patient_id), "")
+    if enrollment.patient_id in group.waitlist:
+        return (1, group.waitlist.index(enrollment.patient_id), "")
+    return (2, 0, enrollment.created_on.isoformat())
+
+
+def _with_position(group: TherapyGroup, enrollment: Enrollment) -> dict[str, Any]:
+    row = attributes(es.Enrollment(), enrollment)
+    pid = enrollment.patient_id
+    row["waitlist_position"] = group.waitlist.index(pid) + 1 if pid in group.waitlist else None
+    return row
+
+
+@bp.get("/groups/<group_id>/history")
+@endpoint(
+    summary="Every event of the group, with time, type, actor and data",
+    tag=TAG,
+    roles=[COORDINATOR],
+    query=PageQuery(),
+    response=HistoryPage(),
+    errors=[404],
+)
+def group_history(call: Call, group_id: str) -> dict[str, Any]:
+    return page(history(circles(), group_id, TherapyGroup, "group"), call.query)

@@ -1,0 +1,228 @@
+"""Routes over the read models: calendars, attendance and cost reports, statements."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response
+
+from projections.attendance import Rate
+from projections.calendars import CalendarEntry
+from projections.costs import Totals
+from projections.runner import Projector
+from service.context import circles, services
+from service.endpoint import BILLING, COORDINATOR, STAFF, THERAPIST, Call, endpoint
+from service.errors import ApiError
+from service.paging import decode_cursor, encode_cursor
+from service.routes.access import require_facilitator, require_self
+from service.schemas import views as vs
+
+bp = Blueprint("views", __name__)
+
+
+def _views() -> Projector:
+    projector: Projector = services().require_reads().fresh()
+    return projector
+
+
+def _calendar_page(
+    call: Call, fetch: Callable[..., list[CalendarEntry]], resource_id: str
+) -> dict[str, Any]:
+    limit = call.query["limit"]
+    try:
+        rows = fetch(
+            resource_id,
+            since=call.query.get("start"),
+            until=call.query.get("end"),
+            after=decode_cursor(call.query.get("cursor")),
+            limit=limit + 1,
+        )
+    except ValueError:
+        raise ApiError(
+            422, "cursor is not one this API gave out", errors={"cursor": ["Invalid"]}
+        ) from None
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": rows, "next_cursor": encode_cursor(rows[-1].cursor) if more else None}
+
+
+@bp.get("/therapists/<therapist_id>/sessions")
+@endpoint(
+    summary="The sessions a therapist facilitates, by start time",
+    description="A therapist key sees only its own therapist's sessions.",
+    tag="calendars",
+    roles=STAFF,
+    query=vs.CalendarQuery(),
+    response=vs.CalendarPage(),
+)
+def therapist_sessions(call: Call, therapist_id: str) -> dict[str, Any]:
+    require_self(call, therapist_id)
+    return _calendar_page(call, _views().calendars.sessions_for_therapist, therapist_id)
+
+
+@bp.get("/rooms/<room_id>/sessions")
+@endpoint(
+    summary="The sessions held in a room, by start time",
+    description="A therapist key sees only the sessions it facilitates.",
+    tag="calendars",
+    roles=STAFF,
+    query=vs.CalendarQuery(),
+    response=vs.CalendarPage(),
+)
+def room_sessions(call: Call, room_id: str) -> dict[str, Any]:
+    result = _calendar_page(call, _views().calendars.sessions_for_room, room_id)
+    tid = call.therapist_id
+    if tid is not None:
+        result["items"] = [s for s in result["items"] if tid in s.facilitator_ids]
+    return result
+
+
+def _rate(rate: Rate, **extra: Any) -> dict[str, Any]:
+    return {
+        "rate": rate.rate,
+        "recorded": rate.recorded,
+        "counts": rate.counts,
+        "at_risk": rate.at_risk,
+        **extra,
+    }
+
+
+@bp.get("/reports/attendance")
+@endpoint(
+    summary="A group's attendance: overall and per patient rates, at-risk flags",
+    tag="reports",
+    roles=[COORDINATOR, THERAPIST],
+    query=vs.AttendanceReportQuery(),
+    response=vs.AttendanceReport(),
+    errors=[404],
+)
+def attendance_report(call: Call) -> dict[str, Any]:
+    group = circles().get_group(call.query["group_id"])
+    require_facilitator(call, group)
+    rates = _views().attendance.group_rates(group.id)
+    return {
+        "group_id": group.id,
+        "overall": _rate(rates.overall),
+        "patients": [_rate(r, patient_id=p) for p, r in rates.patients.items()],
+    }
+
+
+@bp.get("/patients/<patient_id>/attendance")
+@endpoint(
+    summary="A patient's attendance rate, overall and per group, and the at-risk flag",
+    description="A therapist key sees only the groups it facilitates.",
+    tag="reports",
+    roles=[COORDINATOR, THERAPIST],
+    response=vs.PatientAttendance(),
+)
+def patient_attendance(call: Call, patient_id: str) -> dict[str, Any]:
+    found = _views().attendance.patient(patient_id)
+    groups = found.groups
+    tid = call.therapist_id
+    if tid is not None:
+        groups = {g: r for g, r in groups.items() if tid in circles().get_group(g).facilitator_ids}
+        overall = _combine(list(groups.values()))
+    else:
+        overall = found.overall
+    return {
+        "patient_id": patient_id,
+        "overall": _rate(overall),
+        "at_risk": any(r.at_risk for r in groups.values()),
+        "groups": [_rate(r, group_id=g) for g, r in groups.items()],
+    }
+
+
+def _combine(rates: list[Rate]) -> Rate:
+    counts: dict[str, int] = {}
+    for rate in rates:
+        for status, n in rate.counts.items():
+            counts[status] = counts.get(status, 0) + n
+    return Rate(counts, any(r.at_risk for r in rates))
+
+
+def _totals(t: Totals, **key: Any) -> dict[str, Any]:
+    return {
+        "currency": t.currency,
+        "lines": t.lines,
+        "billable": t.billable,
+        "total": t.total,
+        "maintenance_subtotal": t.maintenance_subtotal,
+        **key,
+    }
+
+
+CSV_COLUMNS = [
+    "session_date",
+    "session_id",
+    "group_id",
+    "currency",
+    "lines",
+    "billable",
+    "total",
+    "maintenance_subtotal",
+]
+
+
+@bp.get("/reports/costs")
+@endpoint(
+    summary="What sessions, groups and months cost (JSON, or CSV per session)",
+    description="`format=csv` answers text/csv with one row per session: the same numbers "
+    "as the JSON `sessions` list.",
+    tag="reports",
+    roles=[BILLING, COORDINATOR],
+    query=vs.CostQuery(),
+    response=vs.CostReport(),
+)
+def cost_report(call: Call) -> Any:
+    q = call.query
+    start, end, group_id = q.get("from_"), q.get("to"), q.get("group_id")
+    if start is not None and end is not None and end < start:
+        raise ApiError(422, "'to' is before 'from'", errors={"to": ["Must not precede 'from'."]})
+    costs = _views().costs
+    sessions = [
+        _totals(t, session_id=t.key[0], group_id=t.key[1], session_date=t.key[2])
+        for t in costs.session_totals(start, end, group_id)
+    ]
+    if q["format"] == "csv":
+        return _csv(sessions)
+    return {
+        "from_": start,
+        "to": end,
+        "group_id": group_id,
+        "sessions": sessions,
+        "groups": [_totals(t, group_id=t.key[0]) for t in costs.group_totals(start, end, group_id)],
+        "months": [_totals(t, month=t.key[0]) for t in costs.month_totals(start, end, group_id)],
+    }
+
+
+def _csv(sessions: list[dict[str, Any]]) -> Response:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    for row in sessions:
+        writer.writerow(row)
+    response = Response(out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="costs.csv"'
+    return response
+
+
+@bp.get("/patients/<patient_id>/statement")
+@endpoint(
+    summary="A patient's statement across all their groups: lines, totals, maintenance",
+    tag="reports",
+    roles=[BILLING, COORDINATOR],
+    response=vs.StatementOut(),
+)
+def statement(call: Call, patient_id: str) -> dict[str, Any]:
+    found = _views().costs.statement(patient_id)
+    return {
+        "patient_id": patient_id,
+        "currency": found.currency,
+        "total": found.total,
+        "maintenance_subtotal": found.maintenance_subtotal,
+        "totals": [_totals(t) for t in found.totals],
+        "lines": found.lines,
+    }

@@ -1,0 +1,1 @@
+"""marshmallow schemas: one per request or response shape; OpenAPI is generated from them."""

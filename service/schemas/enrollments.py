@@ -1,0 +1,60 @@
+"""Enrollments: enrolling, intake, withdrawal, and showing one."""
+
+from __future__ import annotations
+
+from marshmallow import fields
+
+from domain.values import EnrollmentStatus, ProblemArea
+from service.schemas.common import INT, Id, Out, PageQuery, Strict, Text, page_of
+
+
+class EnrollIn(Strict):
+    patient_id = Id(required=True)
+    patient_name = Text(required=True)
+    enrolled_since = fields.AwareDateTime(
+        metadata={
+            "description": "Back-date the seat of a running group moved into Circles "
+            "(must carry an offset; not in the future)."
+        }
+    )
+
+
+class IntakeIn(Strict):
+    primary_area = fields.Enum(ProblemArea, by_value=True, required=True)
+    inventory_done = fields.Boolean(required=True)
+
+
+class Enrollment(Out):
+    id = fields.UUID(required=True)
+    version = fields.Integer(required=True)
+    group_id = fields.UUID(required=True)
+    patient_id = fields.String(required=True)
+    patient_name = fields.String(required=True)
+    status = fields.Enum(EnrollmentStatus, by_value=True, required=True)
+    enrolled_at = fields.DateTime(allow_none=True, required=True)
+    ended_at = fields.DateTime(allow_none=True, required=True)
+    end_reason = fields.String(allow_none=True, required=True)
+    primary_area = fields.Enum(ProblemArea, by_value=True, allow_none=True, required=True)
+    inventory_done = fields.Boolean(required=True)
+    at_risk = fields.Boolean(required=True)
+    created_at = fields.DateTime(attribute="created_on", required=True)
+    modified_at = fields.DateTime(attribute="modified_on", required=True)
+
+
+class Withdrawn(Enrollment):
+    promoted_enrollment_id = fields.UUID(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The waitlisted enrollment promoted into the freed seat."},
+    )
+
+
+class EnrollmentRow(Enrollment):
+    waitlist_position = fields.Integer(allow_none=True, metadata={**INT, "nullable": True})
+
+
+class EnrollmentQuery(PageQuery):
+    status = fields.Enum(EnrollmentStatus, by_value=True)
+
+
+EnrollmentPage = page_of(EnrollmentRow, "EnrollmentPage")

@@ -1,0 +1,133 @@
+"""Groups: creating, changing and showing one."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from domain.values import Format, GroupStatus, Modality, ProblemArea, SessionKind
+from service.schemas.common import INT, Amount, Id, Out, PageQuery, Strict, Text, page_of
+
+
+class FeesIn(Strict):
+    session_fee = Amount(required=True)
+    maintenance_fee = Amount(required=True)
+    no_show_fee = Amount(required=True)
+    late_cancel_fee = Amount(required=True)
+    late_cancel_window_hours = fields.Integer(strict=True, validate=validate.Range(0, 720))
+    billing_codes = fields.Dict(
+        keys=fields.String(validate=validate.OneOf([k.value for k in SessionKind])),
+        values=fields.String(validate=validate.Length(1, 20)),
+        metadata={"description": "Billing code per session kind; default 90853."},
+    )
+
+
+class GroupCreate(Strict):
+    name = Text(required=True)
+    modality = fields.Enum(Modality, by_value=True, required=True)
+    format = fields.Enum(Format, by_value=True, required=True)
+    focus_area = fields.Enum(ProblemArea, by_value=True, allow_none=True)
+    facilitator_ids = fields.List(Id(), required=True, validate=validate.Length(1, 10))
+    room_id = Id(allow_none=True)
+    video_url = fields.Url(allow_none=True, schemes={"https"}, validate=validate.Length(max=500))
+    timezone = fields.String(
+        required=True,
+        validate=validate.Length(1, 64),
+        metadata={"description": "IANA time zone", "example": "America/New_York"},
+    )
+    max_size = fields.Integer(strict=True, validate=validate.Range(1, 50))
+    min_size = fields.Integer(strict=True, validate=validate.Range(1, 50))
+    guest_limit = fields.Integer(strict=True, validate=validate.Range(0, 10))
+    currency = fields.String(
+        required=True, validate=validate.Regexp(r"^[A-Z]{3}$"), metadata={"example": "USD"}
+    )
+    fees = fields.Nested(FeesIn, required=True)
+    length_override_reason = Text(max_length=500, allow_none=True)
+
+
+class GroupPatch(Strict):
+    name = Text()
+    video_url = fields.Url(schemes={"https"}, validate=validate.Length(max=500))
+    max_size = fields.Integer(strict=True, validate=validate.Range(1, 50))
+    min_size = fields.Integer(strict=True, validate=validate.Range(1, 50))
+    guest_limit = fields.Integer(strict=True, validate=validate.Range(0, 10))
+    currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$"))
+    fees = fields.Nested(FeesIn)
+    fees_effective_from = fields.AwareDateTime(
+        metadata={"description": "When the new fees apply (default: now)."}
+    )
+
+
+class ReasonIn(Strict):
+    reason = Text(max_length=500, required=True)
+
+
+class NoBody(Strict):
+    """An empty JSON object (or no body at all)."""
+
+
+class FeesOut(Out):
+    currency = fields.String(required=True)
+    session_fee = fields.Decimal(as_string=True, required=True)
+    maintenance_fee = fields.Decimal(as_string=True, required=True)
+    no_show_fee = fields.Decimal(as_string=True, required=True)
+    late_cancel_fee = fields.Decimal(as_string=True, required=True)
+    late_cancel_window_hours = fields.Integer(required=True)
+    billing_codes = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class FeePeriodOut(Out):
+    effective_from = fields.DateTime(allow_none=True, required=True)
+    fees = fields.Nested(FeesOut, required=True)
+
+
+class Group(Out):
+    id = fields.UUID(required=True)
+    version = fields.Integer(required=True)
+    name = fields.String(required=True)
+    modality = fields.Enum(Modality, by_value=True, required=True)
+    format = fields.Enum(Format, by_value=True, required=True)
+    focus_area = fields.Enum(ProblemArea, by_value=True, allow_none=True, required=True)
+    status = fields.Enum(GroupStatus, by_value=True, required=True)
+    facilitator_ids = fields.List(fields.String(), required=True)
+    room_id = fields.String(allow_none=True, required=True)
+    video_url = fields.String(allow_none=True, required=True)
+    timezone = fields.String(required=True)
+    max_size = fields.Integer(required=True)
+    min_size = fields.Integer(required=True)
+    guest_limit = fields.Integer(required=True)
+    enrolled_count = fields.Function(lambda g: len(g.enrolled), required=True, metadata=INT)
+    waitlist_count = fields.Function(lambda g: len(g.waitlist), required=True, metadata=INT)
+    free_seats = fields.Integer(required=True)
+    session_count = fields.Function(lambda g: len(g.session_ids), required=True, metadata=INT)
+    currency = fields.String(required=True)
+    fees = fields.Nested(FeesOut, required=True, metadata={"description": "Fees in force now"})
+    fee_history = fields.List(fields.Nested(FeePeriodOut), attribute="fee_periods", required=True)
+    length_override_reason = fields.String(allow_none=True, required=True)
+    created_at = fields.DateTime(attribute="created_on", required=True)
+    modified_at = fields.DateTime(attribute="modified_on", required=True)
+
+
+class GroupSummary(Out):
+    """A row of the group list."""
+
+    id = fields.UUID(attribute="group_id", required=True)
+    name = fields.String(required=True)
+    modality = fields.String(required=True)
+    format = fields.String(required=True)
+    status = fields.String(required=True)
+    timezone = fields.String(required=True)
+    currency = fields.String(required=True)
+    max_size = fields.Integer(required=True)
+    min_size = fields.Integer(required=True)
+    guest_limit = fields.Integer(required=True)
+    enrolled_count = fields.Integer(required=True)
+    waitlist_count = fields.Integer(required=True)
+    session_count = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class GroupListQuery(PageQuery):
+    status = fields.Enum(GroupStatus, by_value=True)
+
+
+GroupPage = page_of(GroupSummary, "GroupPage")

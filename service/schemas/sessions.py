@@ -1,0 +1,137 @@
+"""Sessions: plans, make-ups, moves, cancellations, attendance, and showing one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, fields, pre_dump, validate, validates_schema
+
+from domain.plans import MAX_DURATION_MINUTES, MAX_SESSIONS_PER_PLAN
+from domain.values import AttendanceStatus, Cadence, SessionKind, SessionStatus
+from service.schemas.common import (
+    Id,
+    LocalDateTime,
+    Out,
+    Strict,
+    Text,
+    attributes,
+    page_of,
+)
+
+
+class PlanIn(Strict):
+    """A plan: ``count`` sessions on a cadence from ``first_date``, at a local time."""
+
+    first_date = fields.Date(required=True, metadata={"example": "2027-03-02"})
+    start_time = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^\d{2}:\d{2}$", error="Must be a local time like 18:00."),
+        metadata={"example": "18:00"},
+    )
+    duration_minutes = fields.Integer(
+        strict=True, required=True, validate=validate.Range(15, MAX_DURATION_MINUTES)
+    )
+    cadence = fields.Enum(Cadence, by_value=True, required=True)
+    interval = fields.Integer(
+        strict=True,
+        validate=validate.Range(1, 12),
+        metadata={"description": "Weeks between sessions, with cadence every_n_weeks."},
+    )
+    count = fields.Integer(
+        strict=True, required=True, validate=validate.Range(1, MAX_SESSIONS_PER_PLAN)
+    )
+    skip_dates = fields.List(
+        fields.Date(),
+        validate=validate.Length(max=100),
+        metadata={"description": "Clinic closures; each pushes the course one step later."},
+    )
+    kind = fields.Enum(SessionKind, by_value=True)
+
+
+class MakeUpIn(Strict):
+    """A make-up session for a cancelled one."""
+
+    class Meta(Strict.Meta):
+        discriminator = "make_up_for"
+
+    make_up_for = fields.UUID(required=True)
+    starts_at = LocalDateTime(required=True)
+    duration_minutes = fields.Integer(
+        strict=True, validate=validate.Range(15, MAX_DURATION_MINUTES)
+    )
+
+
+class RescheduleIn(Strict):
+    starts_at = LocalDateTime(required=True)
+    reason = Text(max_length=500, required=True)
+
+
+class AttendanceRecordIn(Strict):
+    patient_id = Id()
+    invitation_id = fields.UUID()
+    status = fields.Enum(AttendanceStatus, by_value=True, required=True)
+
+    @validates_schema
+    def _one_person(self, data: dict[str, Any], **_: Any) -> None:
+        if ("patient_id" in data) == ("invitation_id" in data):
+            raise ValidationError("Give either patient_id or invitation_id.", "patient_id")
+
+
+class AttendanceIn(Strict):
+    records = fields.List(
+        fields.Nested(AttendanceRecordIn), required=True, validate=validate.Length(1, 100)
+    )
+
+
+class AttendanceEntry(Out):
+    patient_id = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class GuestEntry(Out):
+    invitation_id = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class Session(Out):
+    id = fields.UUID(required=True)
+    version = fields.Integer(required=True)
+    group_id = fields.UUID(required=True)
+    number = fields.Integer(required=True)
+    kind = fields.Enum(SessionKind, by_value=True, required=True)
+    status = fields.Enum(SessionStatus, by_value=True, required=True)
+    starts_at = fields.DateTime(required=True)
+    ends_at = fields.DateTime(required=True)
+    timezone = fields.String(required=True)
+    duration_minutes = fields.Integer(required=True)
+    facilitator_ids = fields.List(fields.String(), required=True)
+    room_id = fields.String(allow_none=True, required=True)
+    video_url = fields.String(allow_none=True, required=True)
+    make_up_for = fields.UUID(allow_none=True, required=True)
+    sequence = fields.Integer(required=True)
+    attendance = fields.List(fields.Nested(AttendanceEntry), required=True)
+    guests = fields.List(fields.Nested(GuestEntry), required=True)
+    invitation_ids = fields.List(fields.UUID(), required=True)
+    created_at = fields.DateTime(attribute="created_on", required=True)
+    modified_at = fields.DateTime(attribute="modified_on", required=True)
+
+    @pre_dump
+    def _flatten(self, session: Any, **_: Any) -> Any:
+        """Attendance maps become lists of rows; everything else is read as attributes."""
+        if isinstance(session, dict):
+            return session
+        shaped = attributes(self, session, skip=("attendance", "guests"))
+        shaped["attendance"] = [
+            {"patient_id": p, "status": s.value} for p, s in session.attendance.items()
+        ]
+        shaped["guests"] = [
+            {"invitation_id": i, "status": s.value} for i, s in session.guest_attendance.items()
+        ]
+        return shaped
+
+
+class SessionList(Out):
+    sessions = fields.List(fields.Nested(Session), required=True)
+
+
+SessionPage = page_of(Session, "SessionPage")

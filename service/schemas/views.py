@@ -1,0 +1,141 @@
+"""Shapes of the read models: calendars, attendance reports, cost reports, statements."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from service.schemas.common import Out, PageQuery, Strict, page_of
+
+
+class CalendarSession(Out):
+    """A session as the calendars show it."""
+
+    id = fields.UUID(attribute="session_id", required=True)
+    group_id = fields.UUID(required=True)
+    number = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    status = fields.String(required=True)
+    starts_at = fields.DateTime(required=True)
+    ends_at = fields.DateTime(required=True)
+    timezone = fields.String(required=True)
+    duration_minutes = fields.Integer(required=True)
+    sequence = fields.Integer(required=True)
+    last_modified = fields.DateTime(required=True)
+    room_id = fields.String(allow_none=True, required=True)
+    video_url = fields.String(allow_none=True, required=True)
+    facilitator_ids = fields.List(fields.String(), required=True)
+    make_up_for = fields.UUID(allow_none=True, required=True)
+
+
+CalendarPage = page_of(CalendarSession, "CalendarPage")
+
+
+class CalendarQuery(PageQuery):
+    start = fields.AwareDateTime(metadata={"description": "Sessions starting at or after"})
+    end = fields.AwareDateTime(metadata={"description": "Sessions starting before"})
+
+
+class Counts(Out):
+    present = fields.Integer(required=True)
+    late = fields.Integer(required=True)
+    absent = fields.Integer(required=True)
+    excused = fields.Integer(required=True)
+    late_cancel = fields.Integer(required=True)
+
+
+class RateOut(Out):
+    rate = fields.Decimal(
+        as_string=True,
+        allow_none=True,
+        required=True,
+        metadata={"description": "(present + late) / recorded, 4 decimals; null if none"},
+    )
+    recorded = fields.Integer(required=True)
+    counts = fields.Nested(Counts, required=True)
+    at_risk = fields.Boolean(required=True, metadata={"description": "Two no-shows in a row"})
+
+
+class PatientRate(RateOut):
+    patient_id = fields.String(required=True)
+
+
+class GroupRate(RateOut):
+    group_id = fields.UUID(required=True)
+
+
+class AttendanceReportQuery(Strict):
+    group_id = fields.UUID(required=True)
+
+
+class AttendanceReport(Out):
+    group_id = fields.UUID(required=True)
+    overall = fields.Nested(RateOut, required=True)
+    patients = fields.List(fields.Nested(PatientRate), required=True)
+
+
+class PatientAttendance(Out):
+    patient_id = fields.String(required=True)
+    overall = fields.Nested(RateOut, required=True)
+    at_risk = fields.Boolean(required=True)
+    groups = fields.List(fields.Nested(GroupRate), required=True)
+
+
+class CostQuery(Strict):
+    from_ = fields.Date(data_key="from", metadata={"description": "First session date"})
+    to = fields.Date(metadata={"description": "Last session date (inclusive)"})
+    group_id = fields.UUID()
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+class ChargeLineOut(Out):
+    session_id = fields.UUID(required=True)
+    patient_id = fields.String(required=True)
+    group_id = fields.UUID(required=True)
+    session_date = fields.Date(required=True)
+    starts_at = fields.DateTime(required=True)
+    kind = fields.String(required=True)
+    billing_code = fields.String(required=True)
+    attendance_status = fields.String(required=True)
+    session_cancelled = fields.Boolean(required=True)
+    amount = fields.Decimal(as_string=True, required=True)
+    currency = fields.String(required=True)
+
+
+class TotalsOut(Out):
+    currency = fields.String(required=True)
+    lines = fields.Integer(required=True, metadata={"description": "Patient charge lines"})
+    billable = fields.Integer(required=True, metadata={"description": "Lines above zero"})
+    total = fields.Decimal(as_string=True, required=True)
+    maintenance_subtotal = fields.Decimal(as_string=True, required=True)
+
+
+class SessionTotals(TotalsOut):
+    session_id = fields.UUID(required=True)
+    group_id = fields.UUID(required=True)
+    session_date = fields.Date(required=True)
+
+
+class GroupTotals(TotalsOut):
+    group_id = fields.UUID(required=True)
+
+
+class MonthTotals(TotalsOut):
+    month = fields.String(required=True, metadata={"example": "2027-03"})
+
+
+class CostReport(Out):
+    from_ = fields.Date(data_key="from", allow_none=True, required=True)
+    to = fields.Date(allow_none=True, required=True)
+    group_id = fields.UUID(allow_none=True, required=True)
+    sessions = fields.List(fields.Nested(SessionTotals), required=True)
+    groups = fields.List(fields.Nested(GroupTotals), required=True)
+    months = fields.List(fields.Nested(MonthTotals), required=True)
+
+
+class StatementOut(Out):
+    patient_id = fields.String(required=True)
+    currency = fields.String(allow_none=True, required=True)
+    total = fields.Decimal(as_string=True, required=True)
+    maintenance_subtotal = fields.Decimal(as_string=True, required=True)
+    totals = fields.List(fields.Nested(TotalsOut), required=True)
+    lines = fields.List(fields.Nested(ChargeLineOut), required=True)
