@@ -1,12 +1,23 @@
-"""Flask CLI commands: ``create-api-key`` and ``load-demo``."""
+"""Flask CLI commands: ``create-api-key``, ``load-demo``, ``run-demo``, ``run-projections``."""
 
 from __future__ import annotations
 
+import signal
+import threading
+from typing import Any
+
 import click
-from flask import Flask
+from flask import Flask, current_app
 
 from service.context import services
 from service.storage import ROLES
+
+DEMO_KEYS = [
+    ("coordinator", "Demo coordinator", None),
+    ("therapist", "Demo therapist Ana", "t-ana"),
+    ("billing", "Demo billing", None),
+    ("admin", "Demo admin", None),
+]
 
 
 def register(app: Flask) -> None:
@@ -21,3 +32,54 @@ def register(app: Flask) -> None:
         except ValueError as error:
             raise click.UsageError(str(error)) from None
         click.echo(plain)
+
+    @app.cli.command("load-demo")
+    def load_demo_command() -> None:
+        """Load the demo clinic (once) and print a staff key for each role."""
+        _load_demo_and_keys()
+
+    @app.cli.command("run-demo")
+    @click.option("--host", default="127.0.0.1")
+    @click.option("--port", default=5000, type=int)
+    def run_demo(host: str, port: int) -> None:
+        """Load the demo clinic if the store is empty, print keys, and serve the API."""
+        from werkzeug.serving import run_simple
+
+        _load_demo_and_keys()
+        click.echo(f"\nServing on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+        click.echo(
+            f"Try: curl -H 'Authorization: Bearer <coordinator key>' http://{host}:{port}/groups"
+        )
+        run_simple(host, port, current_app, threaded=True)
+
+    @app.cli.command("run-projections")
+    def run_projections() -> None:
+        """The projection worker: keep every view caught up until stopped (SIGTERM/SIGINT)."""
+        stop = threading.Event()
+
+        def _stop(*_: Any) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        click.echo("projection worker running", err=True)
+        services().require_reads().projector.run_forever(stop)
+
+
+def _load_demo_and_keys() -> None:
+    from service.demo import load_demo
+
+    found = services()
+    if found.circles.recorder.max_notification_id():
+        click.echo("The store already has data; demo data not loaded again.")
+    else:
+        summary = load_demo(found.circles)
+        found.require_reads().fresh()
+        click.echo(
+            f"Loaded the demo clinic: {summary['groups']} groups, {summary['patients']} "
+            f"patients, {summary['attendance_records']} attendance records."
+        )
+    click.echo("Staff API keys (send as 'Authorization: Bearer <key>'):")
+    for role, name, therapist_id in DEMO_KEYS:
+        plain, _ = found.storage.create_key(role, name, therapist_id)
+        click.echo(f"  {role:<12} {plain}")
