@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Blueprint, url_for
 
-from domain.enrollment import Enrollment
 from domain.group import TherapyGroup
 from service.context import circles, services
 from service.endpoint import COORDINATOR, STAFF, Call, Reply, endpoint
@@ -17,7 +16,7 @@ from service.routes.access import require_facilitator
 from service.schemas import enrollments as es
 from service.schemas import groups as gs
 from service.schemas import sessions as ss
-from service.schemas.common import HistoryPage, PageQuery, attributes
+from service.schemas.common import HistoryPage, PageQuery
 
 bp = Blueprint("groups", __name__)
 TAG = "groups"
@@ -216,7 +215,7 @@ def enroll(call: Call, group_id: str) -> Reply:
 
 @bp.get("/groups/<group_id>/enrollments")
 @endpoint(
-    summary="The group's enrollments: enrolled first, then the waitlist in order, then ended",
+    summary="The group's enrollments in the order they came, with waitlist positions",
     tag=TAG,
     roles=[COORDINATOR],
     query=es.EnrollmentQuery(),
@@ -224,31 +223,19 @@ def enroll(call: Call, group_id: str) -> Reply:
     errors=[404],
 )
 def group_enrollments(call: Call, group_id: str) -> dict[str, Any]:
-    app = circles()
-    group = app.get_group(group_id)
-    rows = [app.get_enrollment(eid) for eid in group.enrollment_ids.values()]
-    rows.sort(key=lambda e: _roster_order(group, e))
-    wanted = call.query.get("status")
-    if wanted is not None:
-        rows = [e for e in rows if e.status is wanted]
-    result = page(rows, call.query)
-    result["items"] = [_with_position(group, e) for e in result["items"]]
-    return result
-
-
-def _roster_order(group: TherapyGroup, enrollment: Enrollment) -> tuple[int, int, str]:
-    if enrollment.patient_id in group.enrolled:
-        return (0, group.enrolled.index(enrollment.patient_id), "")
-    if enrollment.patient_id in group.waitlist:
-        return (1, group.waitlist.index(enrollment.patient_id), "")
-    return (2, 0, enrollment.created_on.isoformat())
-
-
-def _with_position(group: TherapyGroup, enrollment: Enrollment) -> dict[str, Any]:
-    row = attributes(es.Enrollment(), enrollment)
-    pid = enrollment.patient_id
-    row["waitlist_position"] = group.waitlist.index(pid) + 1 if pid in group.waitlist else None
-    return row
+    group = circles().get_group(group_id)
+    directory = services().require_reads().fresh().directory
+    status = call.query.get("status")
+    limit = call.query["limit"]
+    after = decode_cursor(call.query.get("cursor"))
+    if after is not None and not after.isdigit():
+        raise ApiError(422, "cursor is not one this API gave out", errors={"cursor": ["Invalid"]})
+    rows = directory.enrollments(
+        group.id, after, limit + 1, None if status is None else status.value
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": rows, "next_cursor": encode_cursor(rows[-1].cursor) if more else None}
 
 
 @bp.get("/groups/<group_id>/history")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields
 
 from domain.values import EnrollmentStatus, ProblemArea
-from service.schemas.common import INT, Id, Out, PageQuery, Strict, Text, page_of
+from service.schemas.common import Id, Out, PageQuery, Strict, Text, page_of
 
 
 class EnrollIn(Strict):
@@ -49,8 +49,20 @@ class Withdrawn(Enrollment):
     )
 
 
-class EnrollmentRow(Enrollment):
-    waitlist_position = fields.Integer(allow_none=True, metadata={**INT, "nullable": True})
+class EnrollmentRow(Out):
+    """A row of a group's enrollment list (from the directory view)."""
+
+    id = fields.UUID(attribute="enrollment_id", required=True)
+    group_id = fields.UUID(required=True)
+    patient_id = fields.String(required=True)
+    patient_name = fields.String(required=True)
+    status = fields.String(required=True)
+    enrolled_at = fields.DateTime(allow_none=True, required=True)
+    ended_at = fields.DateTime(allow_none=True, required=True)
+    primary_area = fields.String(allow_none=True, required=True)
+    waitlist_position = fields.Integer(
+        allow_none=True, required=True, metadata={"description": "1 = next to be seated"}
+    )
 
 
 class EnrollmentQuery(PageQuery):

@@ -1,0 +1,155 @@
+"""R5: every route × every role (and no key) against the table in SPEC §5."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from projections.store import StoreSettings
+from tests.conftest import Clock
+from tests.service.conftest import Api, make_api
+
+C, T, B, A = "coordinator", "therapist", "billing", "admin"
+STAFF = {C, T, B}
+ROLES = [C, T, B, A, None]
+
+# (method, path, roles allowed) — written from SPEC §5, not read from the app.
+TABLE: list[tuple[str, str, set[str] | None]] = [
+    ("GET", "/healthz", None),
+    ("GET", "/openapi.json", None),
+    ("GET", "/docs", None),
+    ("POST", "/groups", {C}),
+    ("GET", "/groups", STAFF),
+    ("GET", "/groups/{group}", STAFF),
+    ("PATCH", "/groups/{group}", {C}),
+    ("POST", "/groups/{group}/sessions", {C}),
+    ("GET", "/groups/{group}/sessions", {C}),
+    ("POST", "/groups/{group}/open", {C}),
+    ("POST", "/groups/{group}/start", {C}),
+    ("POST", "/groups/{group}/complete", {C}),
+    ("POST", "/groups/{group}/cancel", {C}),
+    ("POST", "/groups/{group}/enrollments", {C}),
+    ("GET", "/groups/{group}/enrollments", {C}),
+    ("GET", "/enrollments/{enrollment}", {C}),
+    ("POST", "/enrollments/{enrollment}/intake", {C}),
+    ("POST", "/enrollments/{enrollment}/withdraw", {C}),
+    ("GET", "/sessions/{session}", {C}),
+    ("POST", "/sessions/{session}/reschedule", {C}),
+    ("POST", "/sessions/{session}/cancel", {C}),
+    ("PUT", "/sessions/{session}/attendance", {C, T}),
+    ("POST", "/sessions/{session}/invitations", {C}),
+    ("GET", "/invitations/{invitation}", {C}),
+    ("POST", "/invitations/{invitation}/approve", {T}),
+    ("POST", "/invitations/{invitation}/consent", {C}),
+    ("POST", "/invitations/{invitation}/send", {C}),
+    ("POST", "/invitations/{invitation}/revoke", {C}),
+    ("GET", "/therapists/t-ana/sessions", STAFF),
+    ("GET", "/rooms/room-1/sessions", STAFF),
+    ("GET", "/reports/attendance?group_id={group}", {C, T}),
+    ("GET", "/patients/p-1/attendance", {C, T}),
+    ("GET", "/reports/costs", {B, C}),
+    ("GET", "/patients/p-1/statement", {B, C}),
+    ("GET", "/groups/{group}/history", {C}),
+    ("GET", "/enrollments/{enrollment}/history", {C}),
+    ("GET", "/sessions/{session}/history", {C}),
+    ("GET", "/invitations/{invitation}/history", {C}),
+    ("GET", "/api-keys", {A}),
+    ("POST", "/api-keys", {A}),
+    ("DELETE", "/api-keys/{key}", {A}),
+]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Api, dict[str, str]]]:
+    if request.param == "sqlite":
+        store = StoreSettings("sqlite", sqlite_path=tmp_path_factory.mktemp("r5") / "c.sqlite3")
+        yield from _world(store)
+    else:
+        import uuid
+
+        import psycopg
+
+        from tests.conftest import _postgres_or_skip
+
+        base = _postgres_or_skip()
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(base.pg_conninfo, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield from _world(StoreSettings.from_url(f"{_url(base)}?schema={schema}"))
+        finally:
+            with psycopg.connect(base.pg_conninfo, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _url(s: StoreSettings) -> str:
+    auth = s.pg_user + (f":{s.pg_password}" if s.pg_password else "")
+    return f"postgresql://{auth}@{s.pg_host}:{s.pg_port}/{s.pg_dbname}"
+
+
+def _world(store: StoreSettings) -> Iterator[tuple[Api, dict[str, str]]]:
+    for api in make_api(store, Clock()):
+        group = api.group()
+        session = api.plan(group["id"])[0]
+        enrollment = api.enroll(group["id"], "p-1")
+        r = api.post(
+            f"/sessions/{session['id']}/invitations",
+            json={"patient_id": "p-1", "invitee_name": "Sam", "relationship": "spouse"},
+        )
+        ids = {
+            "group": group["id"],
+            "session": session["id"],
+            "enrollment": enrollment["id"],
+            "invitation": r.get_json()["id"],
+            "key": api.post(
+                "/api-keys", json={"role": "billing", "name": "spare"}, role="admin"
+            ).get_json()["id"],
+        }
+        yield api, ids
+
+
+def test_table_covers_every_documented_route(world: tuple[Api, dict[str, str]]) -> None:
+    api, _ = world
+    spec = api.get("/openapi.json", role=None).get_json()
+    documented = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
+    in_table = {(m, _template(p)) for m, p, _ in TABLE}
+    assert documented <= in_table
+
+
+def _template(path: str) -> str:
+    path = path.split("?")[0]
+    for name, param in (
+        ("{group}", "{group_id}"),
+        ("{session}", "{session_id}"),
+        ("{enrollment}", "{enrollment_id}"),
+        ("{invitation}", "{invitation_id}"),
+        ("{key}", "{key_id}"),
+        ("t-ana", "{therapist_id}"),
+        ("room-1", "{room_id}"),
+        ("p-1", "{patient_id}"),
+    ):
+        path = path.replace(name, param)
+    return path
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r or "no-key")
+@pytest.mark.parametrize("method,path,allowed", TABLE, ids=lambda v: str(v))
+def test_only_the_roles_in_the_table_get_through(
+    world: tuple[Api, dict[str, str]], method: str, path: str, allowed: Any, role: str | None
+) -> None:
+    api, ids = world
+    url = path.format(**ids)
+    kwargs: dict[str, Any] = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
+    status = api.call(method, url, role=role, **kwargs).status_code
+    if allowed is None:
+        assert status == 200
+    elif role is None:
+        assert status == 401
+    elif role in allowed:
+        assert status not in (401, 403), (method, url, role, status)
+    else:
+        assert status == 403, (method, url, role, status)
