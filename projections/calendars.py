@@ -37,8 +37,9 @@ DDL = [
         therapist_id TEXT NOT NULL, session_id TEXT NOT NULL,
         PRIMARY KEY (therapist_id, session_id))""",
     """CREATE TABLE IF NOT EXISTS view_calendar_members (
-        enrollment_id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, group_id TEXT NOT NULL,
-        valid_from {instant}, valid_to {instant})""",
+        enrollment_id TEXT NOT NULL, period INTEGER NOT NULL, patient_id TEXT NOT NULL,
+        group_id TEXT NOT NULL, valid_from {instant}, valid_to {instant},
+        PRIMARY KEY (enrollment_id, period))""",
     "CREATE INDEX IF NOT EXISTS view_members_patient ON view_calendar_members (patient_id)",
     """CREATE TABLE IF NOT EXISTS view_invitations (
         invitation_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, group_id TEXT NOT NULL,
@@ -149,28 +150,48 @@ def _video_url_changed(tx: Tx, nid: int, e: Any) -> None:
     )
 
 
+def _enrolled(status: Any) -> bool:
+    return bool(enum_value(status) == EnrollmentStatus.ENROLLED.value)
+
+
 def _enrollment_created(tx: Tx, nid: int, e: Any) -> None:
-    enrolled = e.status is EnrollmentStatus.ENROLLED or e.status == "enrolled"
+    seated = tx.dialect.instant(e.enrolled_at) if _enrolled(e.status) else None
     tx.execute(
-        "INSERT INTO view_calendar_members VALUES (?,?,?,?,?)",
-        (
-            str(e.originator_id), e.patient_id, str(e.group_id),
-            tx.dialect.instant(e.enrolled_at) if enrolled else None, None,
-        ),
-    )  # fmt: skip
+        "INSERT INTO view_calendar_members VALUES (?,?,?,?,?,?)",
+        (str(e.originator_id), 0, e.patient_id, str(e.group_id), seated, None),
+    )
+
+
+# An enrollment may have several periods (withdrawn, then rejoined): edits touch the last.
+LAST_PERIOD = (
+    " WHERE enrollment_id=? AND period=(SELECT MAX(period) FROM view_calendar_members"
+    " WHERE enrollment_id=?)"
+)
 
 
 def _promoted(tx: Tx, nid: int, e: Any) -> None:
+    eid = str(e.originator_id)
     tx.execute(
-        "UPDATE view_calendar_members SET valid_from=? WHERE enrollment_id=?",
-        (tx.dialect.instant(e.enrolled_at), str(e.originator_id)),
+        "UPDATE view_calendar_members SET valid_from=?" + LAST_PERIOD,
+        (tx.dialect.instant(e.enrolled_at), eid, eid),
     )
 
 
 def _ended(tx: Tx, nid: int, e: Any) -> None:
+    eid = str(e.originator_id)
     tx.execute(
-        "UPDATE view_calendar_members SET valid_to=? WHERE enrollment_id=?",
-        (tx.dialect.instant(e.at), str(e.originator_id)),
+        "UPDATE view_calendar_members SET valid_to=?" + LAST_PERIOD,
+        (tx.dialect.instant(e.at), eid, eid),
+    )
+
+
+def _rejoined(tx: Tx, nid: int, e: Any) -> None:
+    eid = str(e.originator_id)
+    seated = tx.dialect.instant(e.at) if _enrolled(e.status) else None
+    tx.execute(
+        "INSERT INTO view_calendar_members SELECT enrollment_id, period + 1, patient_id,"
+        " group_id, ?, NULL FROM view_calendar_members" + LAST_PERIOD,
+        (seated, eid, eid),
     )
 
 
@@ -202,6 +223,7 @@ def _guest_attendance(tx: Tx, nid: int, e: Any) -> None:
 
 
 def projection() -> Projection:
+    optional = {ev(Enrollment, "Rejoined"): _rejoined} if hasattr(Enrollment, "Rejoined") else {}
     return Projection(
         "calendars",
         DDL,
@@ -224,6 +246,7 @@ def projection() -> Projection:
             ev(Invitation, "Revoked"): _invitation_status("revoked"),
             ev(Invitation, "Cancelled"): _invitation_status("cancelled"),
             ev(Invitation, "AttendanceRecorded"): _guest_attendance,
+            **optional,
         },
     )
 

@@ -108,6 +108,19 @@ def _enrollment_status(status: str, at: str | None) -> Any:
     return handle
 
 
+def _rejoined(tx: Tx, nid: int, e: Any) -> None:
+    # Back on the waitlist means at its end: the new position in the log orders it.
+    status = enum_value(e.status)
+    seated = tx.dialect.instant(e.at) if status == "enrolled" else None
+    row = tx.one(
+        "UPDATE view_enrollments SET status=?, enrolled_at=?, ended_at=NULL, seq=?"
+        " WHERE enrollment_id=? RETURNING group_id",
+        (status, seated, nid, str(e.originator_id)),
+    )
+    assert row is not None
+    _recount(tx, row[0])
+
+
 def _intake(tx: Tx, nid: int, e: Any) -> None:
     tx.execute(
         "UPDATE view_enrollments SET primary_area=? WHERE enrollment_id=?",
@@ -116,6 +129,7 @@ def _intake(tx: Tx, nid: int, e: Any) -> None:
 
 
 def projection() -> Projection:
+    optional = {ev(Enrollment, "Rejoined"): _rejoined} if hasattr(Enrollment, "Rejoined") else {}
     return Projection(
         "directory",
         DDL,
@@ -132,6 +146,7 @@ def projection() -> Projection:
             ev(Enrollment, "Withdrawn"): _enrollment_status("withdrawn", "at"),
             ev(Enrollment, "Completed"): _enrollment_status("completed", "at"),
             ev(Enrollment, "IntakeRecorded"): _intake,
+            **optional,
         },
     )
 

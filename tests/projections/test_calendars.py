@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from domain.enrollment import Enrollment
 from tests.domain.helpers import make_group, plan
 from tests.projections.conftest import World
 
@@ -151,3 +154,22 @@ def test_invitee_sees_one_session_moved_then_cancelled_or_revoked(world: World) 
         3,
     )
     assert cal.session_for_invitation(ids[0]) is None
+
+
+@pytest.mark.skipif(not hasattr(Enrollment, "Rejoined"), reason="the domain has no rejoining")
+def test_a_patient_who_rejoins_gets_both_periods_of_sessions(world: World) -> None:
+    app = world.app
+    gid = make_group(app)
+    ids = plan(app, gid, count=12)
+    e1, _ = app.enroll(gid, "coord-1", "p1", "Pat One")
+    world.clock.set(world.start_of(ids[1]) + timedelta(days=1))
+    app.withdraw(e1, "coord-1", reason="travel")
+    world.clock.set(world.start_of(ids[4]) + timedelta(days=1))
+    again, status = app.enroll(gid, "coord-1", "p1", "Pat One")
+    assert (again, status.value) == (e1, "enrolled")
+    world.sync()
+    assert [s.session_id for s in world.views.calendars.sessions_for_patient("p1")] == (
+        ids[:2] + ids[5:]
+    )
+    [row] = world.views.directory.enrollments(gid)
+    assert (row.status, row.ended_at) == ("enrolled", None)
