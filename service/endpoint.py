@@ -46,6 +46,7 @@ class EndpointSpec:
     etag: bool = False
     description: str = ""
     content_type: str = "application/json"
+    alternatives: tuple[str, ...] = ()  # other media types of the success response
 
     def statuses(self, method: str) -> list[int]:
         found = set(self.errors)
@@ -104,6 +105,7 @@ def endpoint(
     etag: bool = False,
     description: str = "",
     content_type: str = "application/json",
+    alternatives: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     spec = EndpointSpec(
         summary=summary,
@@ -118,6 +120,7 @@ def endpoint(
         etag=etag,
         description=description,
         content_type=content_type,
+        alternatives=alternatives,
     )
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:

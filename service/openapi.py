@@ -143,6 +143,8 @@ def _operation(
     success: dict[str, Any] = {"description": "OK" if meta.status == 200 else "Created"}
     if meta.response is not None:
         success["content"] = {meta.content_type: {"schema": ref(meta.response)}}
+        for media_type in meta.alternatives:
+            success["content"][media_type] = {"schema": {"type": "string"}}
     if meta.etag:
         success["headers"] = {
             "ETag": {"description": "The aggregate's version", "schema": {"type": "string"}}

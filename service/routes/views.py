@@ -175,6 +175,7 @@ CSV_COLUMNS = [
     roles=[BILLING, COORDINATOR],
     query=vs.CostQuery(),
     response=vs.CostReport(),
+    alternatives=("text/csv",),
 )
 def cost_report(call: Call) -> Any:
     q = call.query

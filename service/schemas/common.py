@@ -82,6 +82,13 @@ def Amount(**kwargs: Any) -> fields.String:  # noqa: N802
     )
 
 
+def Money(**kwargs: Any) -> fields.Decimal:  # noqa: N802
+    """An exact amount in responses, as a decimal string ("85.00"), never a float."""
+    kwargs.setdefault("metadata", {})
+    kwargs["metadata"] = {"type": "string", "example": "85.00", **kwargs["metadata"]}
+    return fields.Decimal(as_string=True, **kwargs)
+
+
 class Strict(Schema):
     """Requests refuse unknown fields (marshmallow's default, made explicit)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from domain.values import Format, GroupStatus, Modality, ProblemArea, SessionKind
-from service.schemas.common import INT, Amount, Id, Out, PageQuery, Strict, Text, page_of
+from service.schemas.common import INT, Amount, Id, Money, Out, PageQuery, Strict, Text, page_of
 
 
 class FeesIn(Strict):
@@ -67,10 +67,10 @@ class NoBody(Strict):
 
 class FeesOut(Out):
     currency = fields.String(required=True)
-    session_fee = fields.Decimal(as_string=True, required=True)
-    maintenance_fee = fields.Decimal(as_string=True, required=True)
-    no_show_fee = fields.Decimal(as_string=True, required=True)
-    late_cancel_fee = fields.Decimal(as_string=True, required=True)
+    session_fee = Money(required=True)
+    maintenance_fee = Money(required=True)
+    no_show_fee = Money(required=True)
+    late_cancel_fee = Money(required=True)
     late_cancel_window_hours = fields.Integer(required=True)
     billing_codes = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
 

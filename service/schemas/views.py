@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from service.schemas.common import Out, PageQuery, Strict, page_of
+from service.schemas.common import Money, Out, PageQuery, Strict, page_of
 
 
 class CalendarSession(Out):
@@ -44,8 +44,7 @@ class Counts(Out):
 
 
 class RateOut(Out):
-    rate = fields.Decimal(
-        as_string=True,
+    rate = Money(
         allow_none=True,
         required=True,
         metadata={"description": "(present + late) / recorded, 4 decimals; null if none"},
@@ -97,7 +96,7 @@ class ChargeLineOut(Out):
     billing_code = fields.String(required=True)
     attendance_status = fields.String(required=True)
     session_cancelled = fields.Boolean(required=True)
-    amount = fields.Decimal(as_string=True, required=True)
+    amount = Money(required=True)
     currency = fields.String(required=True)
 
 
@@ -105,8 +104,8 @@ class TotalsOut(Out):
     currency = fields.String(required=True)
     lines = fields.Integer(required=True, metadata={"description": "Patient charge lines"})
     billable = fields.Integer(required=True, metadata={"description": "Lines above zero"})
-    total = fields.Decimal(as_string=True, required=True)
-    maintenance_subtotal = fields.Decimal(as_string=True, required=True)
+    total = Money(required=True)
+    maintenance_subtotal = Money(required=True)
 
 
 class SessionTotals(TotalsOut):
@@ -135,7 +134,7 @@ class CostReport(Out):
 class StatementOut(Out):
     patient_id = fields.String(required=True)
     currency = fields.String(allow_none=True, required=True)
-    total = fields.Decimal(as_string=True, required=True)
-    maintenance_subtotal = fields.Decimal(as_string=True, required=True)
+    total = Money(required=True)
+    maintenance_subtotal = Money(required=True)
     totals = fields.List(fields.Nested(TotalsOut), required=True)
     lines = fields.List(fields.Nested(ChargeLineOut), required=True)
