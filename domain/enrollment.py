@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -11,6 +11,13 @@ from domain.errors import WrongStateError
 from domain.values import AttendanceStatus, EnrollmentStatus, ProblemArea
 
 NO_SHOWS_FOR_RISK = 2
+_NAMESPACE = uuid5(NAMESPACE_URL, "https://circles.invalid/enrollment")
+
+
+def enrollment_id(group_id: UUID, patient_id: str) -> UUID:
+    """One enrollment per patient per group: its id is derived from the pair, so the
+    store itself refuses a second one, and the group need not remember every id."""
+    return uuid5(_NAMESPACE, f"{group_id}:{patient_id}")
 
 
 class Enrollment(Aggregate):
@@ -31,6 +38,8 @@ class Enrollment(Aggregate):
         self.status = status
         self.enrolled_at = enrolled_at
         self.ended_at: datetime | None = None
+        # Earlier seats, as [enrolled_at, ended_at], when the patient left and came back.
+        self.past_periods: list[list[datetime | None]] = []
         self.end_reason: str | None = None
         self.primary_area: ProblemArea | None = None
         self.inventory_done = False
@@ -42,9 +51,14 @@ class Enrollment(Aggregate):
         return self.status in (EnrollmentStatus.ENROLLED, EnrollmentStatus.WAITLISTED)
 
     def was_enrolled_at(self, moment: datetime) -> bool:
-        if self.enrolled_at is None or self.enrolled_at > moment:
-            return False
-        return self.ended_at is None or moment < self.ended_at
+        periods: list[list[datetime | None]] = [
+            *self.past_periods,
+            [self.enrolled_at, self.ended_at],
+        ]
+        return any(
+            start is not None and start <= moment and (end is None or moment < end)
+            for start, end in periods
+        )
 
     @property
     def at_risk(self) -> bool:
@@ -85,6 +99,21 @@ class Enrollment(Aggregate):
         self.status = EnrollmentStatus.WITHDRAWN
         self.ended_at = at
         self.end_reason = reason
+
+    def rejoin(self, status: EnrollmentStatus, at: datetime, actor: str) -> None:
+        """A withdrawn patient comes back: seated again, or at the end of the waitlist."""
+        if self.status is not EnrollmentStatus.WITHDRAWN:
+            raise WrongStateError(f"the enrollment is {self.status.value}; it cannot rejoin")
+        self._rejoined(status=status, at=at, actor=actor)
+
+    @event("Rejoined")
+    def _rejoined(self, status: EnrollmentStatus, at: datetime, actor: str) -> None:
+        if self.enrolled_at is not None:
+            self.past_periods = [*self.past_periods, [self.enrolled_at, self.ended_at or at]]
+        self.status = status
+        self.enrolled_at = at if status is EnrollmentStatus.ENROLLED else None
+        self.ended_at = None
+        self.end_reason = None
 
     def complete(self, at: datetime, actor: str) -> None:
         if self.status is EnrollmentStatus.ENROLLED:

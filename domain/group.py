@@ -13,6 +13,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.course import check_course_can_start, check_sizes
+from domain.enrollment import enrollment_id
 from domain.errors import CapacityError, DuplicateError, InvalidInputError, WrongStateError
 from domain.values import (
     FeePeriod,
@@ -64,7 +65,6 @@ class TherapyGroup(Aggregate):
         self.status = GroupStatus.PLANNED
         self.enrolled: list[str] = []
         self.waitlist: list[str] = []
-        self.enrollment_ids: dict[str, UUID] = {}
         self.session_ids: list[UUID] = []
 
     # --- queries ------------------------------------------------------------------------------
@@ -88,8 +88,14 @@ class TherapyGroup(Aggregate):
     def is_active(self) -> bool:
         return self.status not in (GroupStatus.COMPLETED, GroupStatus.CANCELLED)
 
-    def enrollment_id_of(self, patient_id: str) -> UUID | None:
-        return self.enrollment_ids.get(patient_id)
+    def enrollment_id_of(self, patient_id: str) -> UUID:
+        """The patient's enrollment in this group, whether or not it still exists."""
+        return enrollment_id(self.id, patient_id)
+
+    @property
+    def enrollment_ids(self) -> dict[str, UUID]:
+        """Enrollments of the patients enrolled or waitlisted now."""
+        return {p: self.enrollment_id_of(p) for p in [*self.enrolled, *self.waitlist]}
 
     def require_active(self, doing: str) -> None:
         if not self.is_active:
@@ -194,7 +200,7 @@ class TherapyGroup(Aggregate):
 
     # --- roster -------------------------------------------------------------------------------
 
-    def admit(self, patient_id: str, enrollment_id: UUID, actor: str) -> bool:
+    def admit(self, patient_id: str, actor: str) -> bool:
         """Enroll if a seat is free, else waitlist. Returns True when enrolled."""
         self.require_active("enroll patients")
         if patient_id in self.enrolled or patient_id in self.waitlist:
@@ -202,17 +208,19 @@ class TherapyGroup(Aggregate):
                 f"patient {patient_id} is already "
                 f"{'enrolled in' if patient_id in self.enrolled else 'on the waitlist of'} "
                 f"group '{self.name}'",
-                enrollment_id=str(self.enrollment_ids[patient_id]),
+                enrollment_id=str(self.enrollment_id_of(patient_id)),
             )
         seated = self.free_seats > 0
         self._admitted(
-            patient_id=patient_id, enrollment_id=enrollment_id, seated=seated, actor=actor
+            patient_id=patient_id,
+            enrollment_id=self.enrollment_id_of(patient_id),
+            seated=seated,
+            actor=actor,
         )
         return seated
 
     @event("PatientAdmitted")
     def _admitted(self, patient_id: str, enrollment_id: UUID, seated: bool, actor: str) -> None:
-        self.enrollment_ids = {**self.enrollment_ids, patient_id: enrollment_id}
         if seated:
             self.enrolled = [*self.enrolled, patient_id]
         else:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from domain.commands.base import CirclesBase, retrying, text
 from domain.enrollment import Enrollment
-from domain.errors import InvalidInputError
+from domain.errors import InvalidInputError, NotFoundError
 from domain.group import TherapyGroup
 from domain.values import EnrollmentStatus, ProblemArea, parse_enum, require_aware
 
@@ -39,17 +39,23 @@ class EnrollmentCommands(CirclesBase):
                     "enrolled_since cannot be in the future", field="enrolled_since"
                 )
         group = self._get(TherapyGroup, group_id, "group", expected_version)
-        enrollment_id = uuid4()
-        seated = group.admit(pid, enrollment_id, actor)
-        enrollment = Enrollment(
-            id=enrollment_id,
-            group_id=group.id,
-            patient_id=pid,
-            patient_name=name,
-            status=EnrollmentStatus.ENROLLED if seated else EnrollmentStatus.WAITLISTED,
-            enrolled_at=(enrolled_since or now) if seated else None,
-            actor=actor,
-        )
+        seated = group.admit(pid, actor)
+        status = EnrollmentStatus.ENROLLED if seated else EnrollmentStatus.WAITLISTED
+        seat_from = (enrolled_since or now) if seated else None
+        try:
+            enrollment = self._get(Enrollment, group.enrollment_id_of(pid), "enrollment")
+        except NotFoundError:
+            enrollment = Enrollment(
+                id=group.enrollment_id_of(pid),
+                group_id=group.id,
+                patient_id=pid,
+                patient_name=name,
+                status=status,
+                enrolled_at=seat_from,
+                actor=actor,
+            )
+        else:
+            enrollment.rejoin(status, seat_from or now, actor)
         self.save(group, enrollment)
         return enrollment.id, enrollment.status
 
@@ -94,7 +100,7 @@ class EnrollmentCommands(CirclesBase):
         changed = [enrollment, group]
         promoted_id = None
         if promoted_patient is not None:
-            promoted_id = group.enrollment_ids[promoted_patient]
+            promoted_id = group.enrollment_id_of(promoted_patient)
             promoted = self._get(Enrollment, promoted_id, "enrollment")
             promoted.promote(now, actor)
             changed.append(promoted)

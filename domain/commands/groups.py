@@ -144,6 +144,7 @@ class GroupCommands(CirclesBase):
         """Cancel the group, its future sessions (and their invitations), and its enrollments."""
         why = text(reason, "reason", 500)
         group = self._get(TherapyGroup, group_id, "group", expected_version)
+        enrollment_ids = list(group.enrollment_ids.values())
         group.cancel(why, actor)
         now = self.clock()
         changed: list[Any] = [group]
@@ -151,7 +152,7 @@ class GroupCommands(CirclesBase):
         for session in self.sessions_of(group):
             if not session.is_cancelled and session.starts_at > now and not session.attendance:
                 changed.extend(self._cancel_session_parts(session, why, days, actor))
-        for eid in group.enrollment_ids.values():
+        for eid in enrollment_ids:
             enrollment = self._get(Enrollment, eid, "enrollment")
             if enrollment.is_active:
                 enrollment.withdraw(f"group cancelled: {why}", now, actor)

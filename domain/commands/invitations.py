@@ -7,12 +7,11 @@ from typing import Any
 from uuid import UUID
 
 from domain.commands.base import CirclesBase, retrying, text
-from domain.enrollment import Enrollment
 from domain.errors import InvalidInputError, NotPermittedError, WrongStateError
 from domain.group import TherapyGroup
 from domain.invitation import Invitation
 from domain.session import TherapySession
-from domain.values import EnrollmentStatus, require_aware
+from domain.values import require_aware
 
 
 def email(value: Any) -> str | None:
@@ -42,11 +41,7 @@ class InvitationCommands(CirclesBase):
         session = self._get(TherapySession, session_id, "session")
         group = self._get(TherapyGroup, session.group_id, "group")
         pid = text(patient_id, "patient_id", 100)
-        enrollment_id = group.enrollment_id_of(pid)
-        enrollment = (
-            None if enrollment_id is None else self._get(Enrollment, enrollment_id, "enrollment")
-        )
-        if enrollment is None or enrollment.status is not EnrollmentStatus.ENROLLED:
+        if pid not in group.enrolled:
             raise WrongStateError(f"patient {pid} is not enrolled in group '{group.name}'")
         invitation = Invitation(
             session_id=session.id,

@@ -247,10 +247,10 @@ class SessionCommands(CirclesBase):
         status: AttendanceStatus,
         actor: str,
     ) -> list[Aggregate]:
-        enrollment_id = group.enrollment_id_of(patient_id)
-        if enrollment_id is None:
-            raise NotFoundError(f"patient {patient_id} is not in group '{group.name}'")
-        enrollment = self._get(Enrollment, enrollment_id, "enrollment")
+        try:
+            enrollment = self._get(Enrollment, group.enrollment_id_of(patient_id), "enrollment")
+        except NotFoundError:
+            raise NotFoundError(f"patient {patient_id} is not in group '{group.name}'") from None
         if not enrollment.was_enrolled_at(session.starts_at):
             raise WrongStateError(
                 f"patient {patient_id} was not enrolled in the group when session "

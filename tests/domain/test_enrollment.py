@@ -117,3 +117,25 @@ def test_twenty_concurrent_enrollments_into_three_free_seats(
     assert statuses.count(ENROLLED) == 5
     for a in apps:
         a.close()
+
+
+def test_a_withdrawn_patient_can_rejoin_and_keeps_past_periods(app: Circles, clock: Clock) -> None:
+    from datetime import UTC, timedelta
+
+    from tests.domain.helpers import plan
+
+    gid = make_group(app, max_size=2, min_size=1)
+    s = plan(app, gid, count=12)
+    starts = [app.get_session(i).starts_at.astimezone(UTC) for i in s]
+    eid, _ = app.enroll(gid, "coord-1", "p1", "Pat")
+    clock.set(starts[0] + timedelta(days=1))
+    app.withdraw(eid, "coord-1", reason="surgery")
+    clock.set(starts[2] + timedelta(days=1))
+    again, status = app.enroll(gid, "coord-1", "p1", "Pat")
+    assert again == eid and status is ENROLLED
+    enrollment = app.get_enrollment(eid)
+    assert enrollment.was_enrolled_at(starts[0])
+    assert not enrollment.was_enrolled_at(starts[1])
+    assert not enrollment.was_enrolled_at(starts[2])
+    assert enrollment.was_enrolled_at(starts[3])
+    assert [type(e).__name__ for e in app.history(eid)] == ["Created", "Withdrawn", "Rejoined"]
