@@ -17,6 +17,7 @@ from uuid import UUID
 from domain.enrollment import NO_SHOWS_FOR_RISK
 from domain.session import TherapySession
 from projections.base import Projection, enum_value, ev, timestamp
+from projections.calendars import session_facts
 from projections.db import Tx, ViewDatabase
 
 DDL = [
@@ -36,13 +37,12 @@ def _recorder(kind: str) -> Any:
     def handle(tx: Tx, nid: int, e: Any) -> None:
         session = str(e.originator_id)
         person = e.patient_id if kind == "patient" else str(e.invitation_id)
-        row = tx.one("SELECT group_id, starts_at FROM view_sessions WHERE session_id=?", (session,))
-        assert row is not None, f"attendance for unknown session {session}"
+        group_id, _, starts_at, _, _ = session_facts(tx, session)
         tx.execute(
             "INSERT INTO view_attendance VALUES (?,?,?,?,?,?,?) ON CONFLICT (session_id, kind,"
             " person_id) DO UPDATE SET status=excluded.status, recorded_at=excluded.recorded_at",
             (
-                session, kind, person, row[0], row[1], enum_value(e.status),
+                session, kind, person, group_id, starts_at, enum_value(e.status),
                 tx.dialect.instant(timestamp(e)),
             ),
         )  # fmt: skip

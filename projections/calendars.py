@@ -97,6 +97,22 @@ class InvitationEntry:
 # --- projection -------------------------------------------------------------------------------
 
 
+def session_facts(tx: Tx, session_id: str) -> tuple[Any, ...]:
+    """(group_id, kind, starts_at as stored, timezone, status) of a session, for the
+    attendance and cost handlers; cached for the batch."""
+    key = ("session", session_id)
+    facts = tx.cache.get(key)
+    if facts is None:
+        facts = tx.one(
+            "SELECT group_id, kind, starts_at, timezone, status FROM view_sessions"
+            " WHERE session_id=?",
+            (session_id,),
+        )
+        assert facts is not None, f"no session {session_id} in the calendar views"
+        tx.cache[key] = facts
+    return facts
+
+
 def _scheduled(tx: Tx, nid: int, e: Any) -> None:
     d = tx.dialect
     starts: datetime = e.starts_at
@@ -110,6 +126,10 @@ def _scheduled(tx: Tx, nid: int, e: Any) -> None:
             text_id(e.make_up_for),
         ),
     )  # fmt: skip
+    tx.cache[("session", str(e.originator_id))] = (
+        str(e.group_id), enum_value(e.kind), d.instant(starts),
+        getattr(starts.tzinfo, "key", "UTC"), "scheduled",
+    )  # fmt: skip
     tx.executemany(
         "INSERT INTO view_session_facilitators VALUES (?,?)",
         [(f, str(e.originator_id)) for f in e.facilitator_ids],
@@ -118,6 +138,7 @@ def _scheduled(tx: Tx, nid: int, e: Any) -> None:
 
 def _rescheduled(tx: Tx, nid: int, e: Any) -> None:
     d = tx.dialect
+    tx.cache.pop(("session", str(e.originator_id)), None)
     row = tx.one(
         "SELECT duration_minutes FROM view_sessions WHERE session_id=?", (str(e.originator_id),)
     )
@@ -133,6 +154,7 @@ def _rescheduled(tx: Tx, nid: int, e: Any) -> None:
 
 
 def _session_cancelled(tx: Tx, nid: int, e: Any) -> None:
+    tx.cache.pop(("session", str(e.originator_id)), None)
     tx.execute(
         "UPDATE view_sessions SET status='cancelled', sequence=sequence+1, last_modified=?"
         " WHERE session_id=?",

@@ -28,6 +28,7 @@ from domain.values import (
     minor_unit,
 )
 from projections.base import Projection, enum_value, ev
+from projections.calendars import session_facts
 from projections.db import Tx, ViewDatabase
 
 DDL = [
@@ -60,11 +61,16 @@ def _schedule(text: str) -> FeeSchedule:
 
 
 def _periods(tx: Tx, group_id: str) -> list[FeePeriod]:
-    rows = tx.all(
-        "SELECT effective_from, fees FROM view_fee_periods WHERE group_id=? ORDER BY ordinal",
-        (group_id,),
-    )
-    return [FeePeriod(tx.dialect.to_instant(r[0]), _schedule(r[1])) for r in rows]
+    key = ("fees", group_id)
+    periods: list[FeePeriod] | None = tx.cache.get(key)
+    if periods is None:
+        rows = tx.all(
+            "SELECT effective_from, fees FROM view_fee_periods WHERE group_id=? ORDER BY ordinal",
+            (group_id,),
+        )
+        periods = [FeePeriod(tx.dialect.to_instant(r[0]), _schedule(r[1])) for r in rows]
+        tx.cache[key] = periods
+    return periods
 
 
 def _price(
@@ -111,6 +117,7 @@ def _fees_changed(tx: Tx, nid: int, e: Any) -> None:
     row = tx.one("SELECT COUNT(*) FROM view_fee_periods WHERE group_id=?", (group,))
     assert row is not None
     effective = tx.dialect.instant(e.effective_from)
+    tx.cache.pop(("fees", group), None)
     tx.execute(
         "INSERT INTO view_fee_periods VALUES (?,?,?,?)",
         (group, row[0], effective, _fees_json(e.fees)),
@@ -121,12 +128,7 @@ def _fees_changed(tx: Tx, nid: int, e: Any) -> None:
 def _attendance_recorded(tx: Tx, nid: int, e: Any) -> None:
     d = tx.dialect
     sid = str(e.originator_id)
-    session = tx.one(
-        "SELECT group_id, kind, starts_at, timezone, status FROM view_sessions WHERE session_id=?",
-        (sid,),
-    )
-    assert session is not None, f"attendance for unknown session {sid}"
-    group, kind, starts, tz, status = session
+    group, kind, starts, tz, status = session_facts(tx, sid)
     starts_at = d.to_instant(starts)
     assert starts_at is not None
     local = starts_at.astimezone(ZoneInfo(tz))

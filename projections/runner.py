@@ -73,7 +73,8 @@ class Projector:
         self.topics = sorted(get_topic(cls) for cls in self.handlers)
         self.tables = [t for p in self.projections for t in p.tables]
         self.ddl = [self.db.dialect.ddl(s) for p in self.projections for s in p.ddl]
-        self.fingerprint = hashlib.sha256("\n".join(self.ddl).encode()).hexdigest()[:16]
+        definition = "\n".join([self.db.dialect.VERSION, *self.ddl])
+        self.fingerprint = hashlib.sha256(definition.encode()).hexdigest()[:16]
         self.ensure_tables()
         self.calendars = calendars.CalendarView(self.db)
         self.attendance = attendance.AttendanceView(self.db)
