@@ -30,7 +30,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     settings: StoreSettings = app.config.get("STORE") or StoreSettings.from_env()
     clock = app.config.get("CLOCK") or (lambda: datetime.now(UTC))
-    circles = Circles(env=settings.eventsourcing_env(), clock=clock)
+    # Cached aggregates are fast-forwarded from the store on every read (so several
+    # processes stay consistent) and deep-copied before a command touches them.
+    env = {
+        **settings.eventsourcing_env(),
+        "AGGREGATE_CACHE_MAXSIZE": str(app.config.get("AGGREGATE_CACHE_MAXSIZE", 2000)),
+    }
+    circles = Circles(env=env, clock=clock)
     services = Services(
         settings=settings,
         circles=circles,

@@ -1,0 +1,145 @@
+"""B1: recording one attendance through the WSGI app vs the library's raw ``Application.save``.
+
+Both sides write the same events (``TherapySession.AttendanceRecorded`` and
+``Enrollment.AttendanceNoted``) to the same kind of store, side by side in one run:
+
+- **raw**: aggregates already in memory; trigger the events and ``app.save(session,
+  enrollment)`` — the library's floor for this write.
+- **wsgi**: ``PUT /sessions/{id}/attendance`` through the Flask WSGI app in-process (the
+  werkzeug test client, no sockets): key check, JSON parsing and validation, loading the
+  session, group and enrollment, the rules, the same save, and the JSON answer.
+
+Run: ``.venv/bin/python -m bench.b1_command_path [--store sqlite|postgres] [--n 400]``.
+Bar: wsgi rate / raw rate >= 0.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from domain.application import Circles
+from domain.values import AttendanceStatus
+from projections.store import StoreSettings
+from service import create_app
+
+FEES = {"session_fee": "85.00", "maintenance_fee": "60.00", "no_show_fee": "40.00",
+        "late_cancel_fee": "30.00"}  # fmt: skip
+PATIENTS = 40
+SESSIONS = 16
+
+
+def _store(kind: str, where: Path, tag: str) -> StoreSettings:
+    if kind == "sqlite":
+        return StoreSettings("sqlite", sqlite_path=where / f"{tag}.sqlite3")
+    url = os.environ.get("CIRCLES_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    import psycopg
+
+    base = StoreSettings.from_url(url)
+    schema = f"bench_{tag}_{os.getpid()}"
+    with psycopg.connect(base.pg_conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return StoreSettings.from_url(f"{url}?schema={schema}")
+
+
+def _clinic(app: Circles, groups: int) -> list[tuple[Any, str]]:
+    """Groups with 40 patients and 16 past sessions each: (session id, patient) pairs."""
+    pairs = []
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    for g in range(groups):
+        gid = app.create_group(
+            "bench", name=f"B{g}", modality="ipt", format="in_person",
+            facilitator_ids=[f"t-{g}"], room_id=f"r-{g}", timezone="Europe/Berlin",
+            currency="EUR", fees=FEES, max_size=PATIENTS, min_size=1,
+        )  # fmt: skip
+        sessions = app.plan_sessions(
+            gid,
+            "bench",
+            first_date="2026-02-02",
+            start_time="18:00",
+            duration_minutes=90,
+            cadence="weekly",
+            count=SESSIONS,
+        )
+        for p in range(PATIENTS):
+            app.enroll(gid, "bench", f"p-{g}-{p}", "Bench Patient", enrolled_since=since)
+        pairs += [(s, f"p-{g}-{p}") for s in sessions for p in range(PATIENTS)]
+    return pairs
+
+
+def _raw(store: StoreSettings, n: int, clock: Any, with_reads: bool) -> float:
+    env = {**store.eventsourcing_env(), "AGGREGATE_CACHE_MAXSIZE": "2000"}
+    app = Circles(env=env, clock=clock)
+    pairs = _clinic(app, n // (PATIENTS * SESSIONS) + 1)[:n]
+    loaded: dict[Any, Any] = {}
+    work = []
+    for sid, pid in pairs:
+        if sid not in loaded:
+            loaded[sid] = app.get_session(sid)
+        session = loaded[sid]
+        group = loaded.setdefault(session.group_id, app.get_group(session.group_id))
+        eid = group.enrollment_id_of(pid)
+        loaded.setdefault(eid, app.get_enrollment(eid))
+        work.append((session, loaded[eid], pid))
+    started = time.perf_counter()
+    for session, enrollment, pid in work:
+        if with_reads:  # the library's own command shape: get, trigger, save
+            session = app.repository.get(session.id)
+            enrollment = app.repository.get(enrollment.id)
+        session.record_attendance(pid, AttendanceStatus.PRESENT, "bench")
+        enrollment.note_attendance(session.id, session.starts_at, AttendanceStatus.PRESENT, "bench")
+        app.save(session, enrollment)
+    elapsed = time.perf_counter() - started
+    app.close()
+    return n / elapsed
+
+
+def _wsgi(store: StoreSettings, n: int, clock: Any) -> float:
+    flask_app = create_app({"STORE": store, "CLOCK": clock, "TESTING": False})
+    services = flask_app.extensions["circles"]
+    pairs = _clinic(services.circles, n // (PATIENTS * SESSIONS) + 1)[:n]
+    key, _ = services.storage.create_key("coordinator", "bench")
+    client = flask_app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    started = time.perf_counter()
+    for sid, pid in pairs:
+        r = client.put(
+            f"/sessions/{sid}/attendance",
+            headers=headers,
+            json={"records": [{"patient_id": pid, "status": "present"}]},
+        )
+        assert r.status_code == 200, r.get_data(as_text=True)
+    elapsed = time.perf_counter() - started
+    services.close()
+    return n / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--n", type=int, default=400)
+    args = parser.parse_args()
+    clock = lambda: datetime(2026, 9, 1, tzinfo=UTC)  # noqa: E731 - every session has started
+    with tempfile.TemporaryDirectory() as tmp:
+        where = Path(tmp)
+        raw = _raw(_store(args.store, where, "raw"), args.n, clock, with_reads=False)
+        raw_get = _raw(_store(args.store, where, "rawget"), args.n, clock, with_reads=True)
+        wsgi = _wsgi(_store(args.store, where, "wsgi"), args.n, clock)
+    print(f"B1 command path ({args.store}, n={args.n})")
+    print(f"  raw Application.save only (aggregates in memory): {raw:8,.0f}/s")
+    print(f"  raw repository.get + trigger + save:              {raw_get:8,.0f}/s")
+    print(f"  WSGI PUT /sessions/{{id}}/attendance:               {wsgi:8,.0f}/s")
+    print(
+        f"  ratio vs save only: {wsgi / raw:.2f}   ratio vs get+save: {wsgi / raw_get:.2f}"
+        "   (bar >= 0.5)"
+    )
+
+
+if __name__ == "__main__":
+    main()
