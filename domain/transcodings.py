@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from domain import values
+from domain.tokens import SubjectKind
 
 
 class DateAsISO(Transcoding):
@@ -101,6 +102,7 @@ ENUMS: tuple[type[Enum], ...] = (
     values.EnrollmentStatus,
     values.InvitationStatus,
     values.ResourceKind,
+    SubjectKind,
 )
 
 

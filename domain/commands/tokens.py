@@ -1,0 +1,105 @@
+"""Feed and invitation-link tokens: issue (rotating the previous one), revoke, look up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+
+from domain.commands.base import CirclesBase, retrying, text
+from domain.errors import InvalidInputError
+from domain.invitation import Invitation
+from domain.tokens import (
+    FeedSubject,
+    FeedToken,
+    SubjectKind,
+    digest,
+    looks_like_token,
+    new_token,
+)
+from domain.values import parse_enum
+
+INVITEE = "invitee"
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """The plain token exists only here, on its way to the one response that shows it."""
+
+    token: str
+    record: FeedToken
+
+
+class TokenCommands(CirclesBase):
+    def _prepare_token(
+        self, kind: SubjectKind, subject_id: str, actor: str
+    ) -> tuple[IssuedToken, list[Aggregate]]:
+        """A new token for the subject and the aggregates to save with it (old one rotated)."""
+        plain = new_token()
+        token = FeedToken(digest(plain), kind, subject_id, actor)
+        try:
+            found: Aggregate = self.repository.get(FeedSubject.create_id(kind, subject_id))
+            assert isinstance(found, FeedSubject)
+            subject = found
+        except AggregateNotFoundError:
+            subject = FeedSubject(kind, subject_id, actor)
+        changed: list[Aggregate] = [token, subject]
+        if subject.current_token_id is not None:
+            previous = self._get(FeedToken, subject.current_token_id, "feed token")
+            previous.rotate(token.id, actor)
+            changed.append(previous)
+        subject.point_to(token.id, actor)
+        return IssuedToken(plain, token), changed
+
+    @retrying
+    def issue_feed_token(self, kind: Any, subject_id: Any, actor: str) -> IssuedToken:
+        """A patient's or therapist's feed token; their previous one stops working."""
+        kind = parse_enum(SubjectKind, kind, "subject_kind")
+        if kind is SubjectKind.INVITATION:
+            raise InvalidInputError(
+                "invitation links are issued when the invitation is sent", field="subject_kind"
+            )
+        field = f"{kind.value}_id"
+        issued, changed = self._prepare_token(kind, text(subject_id, field, 100), actor)
+        self.save(*changed)
+        return issued
+
+    @retrying
+    def send_invitation_with_link(
+        self, invitation_id: Any, actor: str, expected_version: int | None = None
+    ) -> tuple[Invitation, IssuedToken]:
+        """Send the invitation and issue the invitee's private link, in one transaction."""
+        invitation = self._get(Invitation, invitation_id, "invitation", expected_version)
+        invitation.send(self.clock(), actor)
+        issued, changed = self._prepare_token(SubjectKind.INVITATION, str(invitation.id), actor)
+        self.save(invitation, *changed)
+        return invitation, issued
+
+    def get_feed_token(self, token_id: Any) -> FeedToken:
+        return self._get(FeedToken, token_id, "feed token")
+
+    @retrying
+    def revoke_feed_token(self, token_id: Any, actor: str) -> FeedToken:
+        token = self._get(FeedToken, token_id, "feed token")
+        token.revoke(actor)
+        self.save(token)
+        return token
+
+    def find_feed_token(self, plain: str) -> FeedToken | None:
+        """The live token matching ``plain``; None for unknown and revoked alike."""
+        if not looks_like_token(plain):
+            return None
+        token_hash = digest(plain)
+        try:
+            found: Aggregate = self.repository.get(FeedToken.create_id(token_hash))
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(found, FeedToken) or not found.matches(token_hash) or found.revoked:
+            return None
+        return found
+
+    def invitee_actor(self, token: FeedToken) -> str:
+        """How events name an invitee who answers through their link (never the token)."""
+        return f"{INVITEE} of invitation {token.subject_id}"
