@@ -50,7 +50,7 @@ def register(app: Flask) -> None:
         click.echo(
             f"Try: curl -H 'Authorization: Bearer <coordinator key>' http://{host}:{port}/groups"
         )
-        run_simple(host, port, current_app, threaded=True)
+        run_simple(host, port, current_app._get_current_object(), threaded=True)  # type: ignore[attr-defined]
 
     @app.cli.command("run-projections")
     def run_projections() -> None:
