@@ -11,7 +11,8 @@ reschedule, a cancellation and a fee change per group), then in one run times
 and prints the ratio of rates (bar: >= 0.3). Peak RSS of a rebuild is measured in a fresh
 subprocess at 50k and 200k events (bar: flat in N).
 
-    .venv/bin/python -m bench.b2_rebuild [--events 200000] [--small 50000] [--engine sqlite|postgres]
+    .venv/bin/python -m bench.b2_rebuild [--events 200000] [--small 50000]
+                                         [--engine sqlite|postgres] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -218,9 +219,8 @@ def main() -> None:
                 f"peak RSS of a rebuild: {m:,} events {rss_small / 1024:.0f} MiB, "
                 f"{n:,} events {rss_big / 1024:.0f} MiB (ratio {rss_big / rss_small:.2f})"
             )
-            print(
-                f"this process: peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB"
-            )
+            own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+            print(f"this process (generation, raw read, rebuilds): peak RSS {own} MiB")
         finally:
             for settings in made:
                 drop(settings)

@@ -148,6 +148,8 @@ class ViewDatabase:
             conn = sqlite3.connect(str(self.settings.sqlite_path), timeout=30, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=30000")
+            # A bounded page cache (32 MiB): rebuilds of large views stay fast, memory flat.
+            conn.execute("PRAGMA cache_size=-32768")
             return conn
         import psycopg
         from psycopg import sql
