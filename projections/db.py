@@ -201,7 +201,9 @@ class ViewDatabase:
         """
         with self._connection() as conn:
             if self.is_postgres:
-                with conn.transaction():
+                # Pipeline mode: writes whose results nobody reads are sent without waiting
+                # for each round trip; a read in between syncs the pipeline first.
+                with conn.transaction(), conn.pipeline():
                     yield Tx(conn, self.dialect)
             else:
                 conn.execute("BEGIN IMMEDIATE")
