@@ -13,6 +13,7 @@ from domain.application import Circles
 from projections.store import StoreSettings
 from service.context import Services
 from service.errors import register_error_handlers
+from service.logmask import install as install_log_masking
 from service.storage import ServiceStorage
 
 MAX_BODY_BYTES = 64 * 1024
@@ -47,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["circles"] = services
 
     register_error_handlers(app)
+    install_log_masking()
     _register_blueprints(app)
     _register_cli(app)
     if not app.debug and not app.testing:
@@ -61,9 +63,18 @@ def _read_side(circles: Circles, settings: StoreSettings, config: Mapping[str, A
 
 
 def _register_blueprints(app: Flask) -> None:
-    from service.routes import enrollments, groups, invitations, keys, meta, sessions, views
+    from service.routes import (
+        enrollments,
+        feeds,
+        groups,
+        invitations,
+        keys,
+        meta,
+        sessions,
+        views,
+    )
 
-    for module in (meta, groups, sessions, enrollments, invitations, keys, views):
+    for module in (meta, groups, sessions, enrollments, invitations, keys, views, feeds):
         app.register_blueprint(module.bp)
 
 

@@ -47,6 +47,7 @@ class EndpointSpec:
     description: str = ""
     content_type: str = "application/json"
     alternatives: tuple[str, ...] = ()  # other media types of the success response
+    secret: tuple[str, ...] = ()  # response fields never stored for idempotent replays
 
     def statuses(self, method: str) -> list[int]:
         found = set(self.errors)
@@ -106,6 +107,7 @@ def endpoint(
     description: str = "",
     content_type: str = "application/json",
     alternatives: tuple[str, ...] = (),
+    secret: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     spec = EndpointSpec(
         summary=summary,
@@ -121,6 +123,7 @@ def endpoint(
         description=description,
         content_type=content_type,
         alternatives=alternatives,
+        secret=secret,
     )
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -290,9 +293,19 @@ def _idempotently(
         kept = {
             k: v for k, v in response.headers.items() if k in ("Content-Type", "ETag", "Location")
         }
-        storage.complete(
-            staff.id, key, StoredReply(response.status_code, kept, response.get_data(as_text=True))
-        )
+        body = _without_secrets(response.get_data(as_text=True), spec.secret)
+        storage.complete(staff.id, key, StoredReply(response.status_code, kept, body))
     else:
         storage.release(staff.id, key)
     return response
+
+
+def _without_secrets(body: str, secret: tuple[str, ...]) -> str:
+    """The reply to keep for replays, minus what must never be stored (tokens, links)."""
+    if not secret:
+        return body
+    data = json.loads(body)
+    for name in secret:
+        if name in data:
+            data[name] = None
+    return json.dumps(data, ensure_ascii=False) + "\n"

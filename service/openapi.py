@@ -20,8 +20,12 @@ _ID_DOCS = {
     "enrollment_id": ("uuid", "An enrollment id"),
     "invitation_id": ("uuid", "An invitation id"),
     "key_id": ("uuid", "A staff key id"),
+    "token_id": ("uuid", "A feed token's id (not the token)"),
 }
+# Capability tokens: 256 random bits as 43 url-safe base64 characters.
+_PATTERNS = {"token": (r"^[A-Za-z0-9_-]{43}$", "A private feed or invitation token")}
 _DESCRIPTIONS = {
+    304: "Not modified since the ETag sent in If-None-Match",
     400: "Malformed request (JSON, headers)",
     401: "No API key, or not a valid one",
     403: "This key's role may not do this",
@@ -100,11 +104,12 @@ def _operation(
         operation["description"] = description
     for name in sorted(arguments):
         fmt, text = _ID_DOCS.get(name, (None, "The clinic's own identifier"))
+        pattern, text = _PATTERNS.get(name, (r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$", text))
         schema: dict[str, Any] = {"type": "string"}
         if fmt:
             schema["format"] = fmt
         else:
-            schema["pattern"] = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$"
+            schema["pattern"] = pattern
         operation["parameters"].append(
             {"name": name, "in": "path", "required": True, "description": text, "schema": schema}
         )
@@ -145,12 +150,17 @@ def _operation(
         success["content"] = {meta.content_type: {"schema": ref(meta.response)}}
         for media_type in meta.alternatives:
             success["content"][media_type] = {"schema": {"type": "string"}}
+    elif meta.content_type != "application/json":
+        success["content"] = {meta.content_type: {"schema": {"type": "string"}}}
     if meta.etag:
         success["headers"] = {
             "ETag": {"description": "The aggregate's version", "schema": {"type": "string"}}
         }
     operation["responses"][str(meta.status)] = success
     for status in meta.statuses(method):
+        if status == 304:
+            operation["responses"]["304"] = {"description": _DESCRIPTIONS[304]}
+            continue
         operation["responses"][str(status)] = {
             "description": _DESCRIPTIONS[status],
             "content": {

@@ -9,6 +9,7 @@ from flask import Blueprint
 from domain.invitation import Invitation
 from service.context import circles
 from service.endpoint import COORDINATOR, THERAPIST, Call, Reply, endpoint
+from service.feeds import public_base
 from service.history import history
 from service.paging import page
 from service.schemas import invitations as iv
@@ -86,13 +87,15 @@ def record_consent(call: Call, invitation_id: str) -> Reply:
     errors=[404, 409],
     if_match=True,
     etag=True,
+    secret=("url",),
 )
 def send_invitation(call: Call, invitation_id: str) -> Reply:
-    invitation = circles().send_invitation(
+    invitation, link = circles().send_invitation_with_link(
         invitation_id, call.actor, expected_version=call.expected_version
     )
-    data = {**attributes(iv.Invitation(), invitation), "url": None}
-    return Reply(data, etag=invitation.version)
+    url = public_base() + f"/i/{link.token}"
+    data = {**attributes(iv.Invitation(), invitation), "url": url}
+    return Reply(data, etag=invitation.version, headers={"Cache-Control": "no-store"})
 
 
 @bp.post("/invitations/<invitation_id>/revoke")

@@ -48,5 +48,8 @@ class Sent(Invitation):
     url = fields.String(
         allow_none=True,
         required=True,
-        metadata={"description": "The invitee's private link (null until invitee links exist)."},
+        metadata={
+            "description": "The invitee's private link (its token is shown only here; a "
+            "replay with the same Idempotency-Key answers null)."
+        },
     )

@@ -1,0 +1,116 @@
+"""iCalendar (RFC 5545) rendering of calendar view rows, with the ``icalendar`` library.
+
+The body depends only on the rows given: ``DTSTAMP`` and ``LAST-MODIFIED`` are the row's
+last change (never "now"), VTIMEZONEs are generated from the zoneinfo database for the
+years the sessions span, and properties are serialised in a fixed order. Two requests
+with nothing changed in between therefore give byte-identical bodies, which is what makes
+a strong ETag and ``304 Not Modified`` meaningful.
+
+Privacy (SPEC §4, minimum necessary): a neutral summary, the room or video link as
+location, and nothing else — no group name (it often names the modality), no modality,
+problem area, diagnosis, therapist or other patient, and never ``ATTENDEE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+
+from icalendar import Calendar, Event, Timezone, vDuration
+
+from projections.calendars import CalendarEntry
+
+PRODID = "-//Circles//Group therapy sessions//EN"
+SUMMARY = "Group session"
+CANCELLED_PREFIX = "Cancelled: "
+UID_DOMAIN = "circles"
+# Calendar clients poll subscriptions; ask for hourly refreshes (RFC 7986, Microsoft).
+REFRESH = timedelta(hours=1)
+# An empty VCALENDAR has no component, which RFC 5545 does not allow; a UTC VTIMEZONE is
+# the smallest valid one.
+EMPTY_ZONE = "Etc/UTC"
+
+
+def uid(entry: CalendarEntry) -> str:
+    return f"{entry.session_id}@{UID_DOMAIN}"
+
+
+@lru_cache(maxsize=256)
+def vtimezone(tzid: str, first_year: int, last_year: int) -> Timezone:
+    """The zone's observances from 1 January of ``first_year`` to the end of ``last_year``.
+
+    Narrowed to whole years of the feed's sessions (small, and cacheable): a generated
+    VTIMEZONE lists each transition in its range. Cached because generating one walks the
+    zone's offsets; the component is shared and never modified.
+    """
+    return Timezone.from_tzid(
+        tzid, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1)
+    )
+
+
+def _location(entry: CalendarEntry) -> str | None:
+    return entry.room_id or entry.video_url
+
+
+def _event(entry: CalendarEntry) -> Event:
+    cancelled = entry.status == "cancelled"
+    changed = entry.last_modified.astimezone(UTC)
+    event = Event()
+    event.add("UID", uid(entry))
+    event.add("DTSTAMP", changed)
+    event.add("LAST-MODIFIED", changed)
+    event.add("SEQUENCE", entry.sequence)
+    event.add("DTSTART", entry.starts_at)
+    event.add("DTEND", entry.ends_at)
+    event.add("SUMMARY", (CANCELLED_PREFIX if cancelled else "") + SUMMARY)
+    event.add("STATUS", "CANCELLED" if cancelled else "CONFIRMED")
+    location = _location(entry)
+    if location:
+        event.add("LOCATION", location)
+    if entry.room_id and entry.video_url:  # hybrid: the room is the place, the link is in reach
+        event.add("DESCRIPTION", f"Join online: {entry.video_url}")
+    event.add("CLASS", "PRIVATE")
+    event.add("TRANSP", "OPAQUE")
+    return event
+
+
+def _zones(entries: Iterable[CalendarEntry]) -> list[Timezone]:
+    spans: dict[str, tuple[int, int]] = {}
+    for e in entries:
+        first, last = e.starts_at.year, e.ends_at.year
+        if e.timezone in spans:
+            lo, hi = spans[e.timezone]
+            first, last = min(first, lo), max(last, hi)
+        spans[e.timezone] = (first, last)
+    return [vtimezone(tzid, lo, hi) for tzid, (lo, hi) in sorted(spans.items())]
+
+
+def render(entries: Sequence[CalendarEntry], name: str = "Group sessions") -> bytes:
+    """A VCALENDAR of the given sessions: CRLF line ends, lines folded at 75 octets."""
+    calendar = Calendar()
+    calendar.add("PRODID", PRODID)
+    calendar.add("VERSION", "2.0")
+    calendar.add("CALSCALE", "GREGORIAN")
+    calendar.add("METHOD", "PUBLISH")
+    calendar.add("X-WR-CALNAME", name)
+    calendar.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
+    calendar.add("X-PUBLISHED-TTL", vDuration(REFRESH))
+    zones = _zones(entries) or [vtimezone(EMPTY_ZONE, 2000, 2000)]
+    for zone in zones:
+        calendar.add_component(zone)
+    ordered = sorted(entries, key=lambda e: (e.starts_at.astimezone(UTC), str(e.session_id)))
+    for entry in ordered:
+        calendar.add_component(_event(entry))
+    body: bytes = calendar.to_ical()
+    return body
+
+
+def window(now: datetime, past_days: int = 90, future_days: int = 400) -> tuple[datetime, datetime]:
+    """The sessions a feed shows: from ``past_days`` ago to ``future_days`` ahead.
+
+    Anchored to the start of today (UTC), so the window, and the body, change once a day
+    rather than on every request.
+    """
+    today = datetime.combine(now.astimezone(UTC).date(), datetime.min.time(), UTC)
+    return today - timedelta(days=past_days), today + timedelta(days=future_days)

@@ -1,0 +1,245 @@
+"""iCalendar feeds and capability-token routes (SPEC §4, §5).
+
+Staff issue and revoke feed tokens; patients and therapists subscribe to
+``/feeds/{token}.ics``; an invitee opens ``/i/{token}``, answers, and subscribes to
+``/i/{token}.ics``; staff read a group's feed. Token routes take no key: the token is the
+capability, and an unknown or revoked one is a plain 404.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response
+
+from domain.commands.tokens import IssuedToken
+from domain.tokens import FeedToken, SubjectKind
+from projections.calendars import InvitationEntry
+from service import feeds, ical
+from service.context import circles
+from service.endpoint import COORDINATOR, STAFF, Call, Reply, endpoint
+from service.routes.access import require_facilitator
+from service.schemas import feeds as fs
+from service.schemas.groups import NoBody
+
+bp = Blueprint("feeds", __name__)
+TAG = "feeds"
+SECRET = ("token", "url", "webcal_url", "google_url")
+
+
+@bp.after_request
+def _no_referrer(response: Response) -> Response:
+    # Token URLs must not leak to other sites through the Referer header.
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
+def _issued(issued: IssuedToken) -> Reply:
+    data = {
+        **{k: getattr(issued.record, k) for k in ("id", "subject_kind", "subject_id")},
+        "revoked": issued.record.revoked,
+        "created_on": issued.record.created_on,
+        "modified_on": issued.record.modified_on,
+        "token": issued.token,
+        **feeds.links(f"/feeds/{issued.token}.ics"),
+    }
+    return Reply(data, status=201, headers={"Cache-Control": "no-store"})
+
+
+ISSUE_DESCRIPTION = (
+    "Issuing again for the same person revokes their previous token (rotation). The token "
+    "is shown once: only its SHA-256 is stored."
+)
+
+
+@bp.post("/patients/<patient_id>/feed-tokens")
+@endpoint(
+    summary="Issue a patient's private calendar feed",
+    description=ISSUE_DESCRIPTION,
+    tag=TAG,
+    roles=[COORDINATOR],
+    body=NoBody(),
+    response=fs.FeedTokenIssued(),
+    status=201,
+    secret=SECRET,
+)
+def issue_patient_token(call: Call, patient_id: str) -> Reply:
+    return _issued(circles().issue_feed_token(SubjectKind.PATIENT, patient_id, call.actor))
+
+
+@bp.post("/therapists/<therapist_id>/feed-tokens")
+@endpoint(
+    summary="Issue a therapist's private calendar feed",
+    description=ISSUE_DESCRIPTION,
+    tag=TAG,
+    roles=[COORDINATOR],
+    body=NoBody(),
+    response=fs.FeedTokenIssued(),
+    status=201,
+    secret=SECRET,
+)
+def issue_therapist_token(call: Call, therapist_id: str) -> Reply:
+    return _issued(circles().issue_feed_token(SubjectKind.THERAPIST, therapist_id, call.actor))
+
+
+@bp.delete("/feed-tokens/<token_id>")
+@endpoint(
+    summary="Revoke a feed token or invitation link; its address answers 404 at once",
+    tag=TAG,
+    roles=[COORDINATOR],
+    response=fs.FeedTokenOut(),
+    errors=[404],
+)
+def revoke_token(call: Call, token_id: str) -> FeedToken:
+    return circles().revoke_feed_token(token_id, call.actor)
+
+
+# --- feeds -------------------------------------------------------------------------------------
+
+FEED_DESCRIPTION = "RFC 5545. Strong ETag; send it back as If-None-Match for a 304."
+
+
+def _token(plain: str, kind: SubjectKind) -> FeedToken:
+    token = circles().find_feed_token(plain)
+    if token is None or (token.subject_kind is SubjectKind.INVITATION) != (
+        kind is SubjectKind.INVITATION
+    ):
+        raise feeds.not_found()
+    return token
+
+
+@bp.get("/feeds/<token>.ics")
+@endpoint(
+    summary="A patient's or therapist's sessions (iCalendar)",
+    description=FEED_DESCRIPTION,
+    tag=TAG,
+    roles=None,
+    content_type=feeds.CALENDAR,
+    errors=[304, 404],
+)
+def person_feed(call: Call, token: str) -> Response:
+    def build(now: datetime) -> tuple[bytes, datetime | None] | None:
+        found = circles().find_feed_token(token)
+        if found is None or found.subject_kind is SubjectKind.INVITATION:
+            return None
+        return feeds.person_feed(found, now), None
+
+    return feeds.serve(feeds.token_key(token), build)
+
+
+@bp.get("/i/<token>.ics")
+@endpoint(
+    summary="The invited session (iCalendar)",
+    description=FEED_DESCRIPTION + " A revoked or declined invitation shows the session "
+    "cancelled until it is over; then the address answers 404.",
+    tag="invitee",
+    roles=None,
+    content_type=feeds.CALENDAR,
+    errors=[304, 404],
+)
+def invitee_feed(call: Call, token: str) -> Response:
+    def build(now: datetime) -> tuple[bytes, datetime | None] | None:
+        found = circles().find_feed_token(token)
+        entry = None if found is None else feeds.invitation_entry(found, now)
+        if entry is None:
+            return None
+        return ical.render([entry.session], "Invited session"), feeds.invitation_expiry(entry)
+
+    return feeds.serve(feeds.token_key(token), build)
+
+
+@bp.get("/groups/<group_id>/calendar.ics")
+@endpoint(
+    summary="A group's sessions (iCalendar)",
+    description=FEED_DESCRIPTION + " A therapist key sees only the groups it facilitates.",
+    tag=TAG,
+    roles=STAFF,
+    content_type=feeds.CALENDAR,
+    errors=[304, 404],
+)
+def group_feed(call: Call, group_id: str) -> Response:
+    group = circles().get_group(group_id)
+    require_facilitator(call, group)
+
+    def build(now: datetime) -> tuple[bytes, datetime | None]:
+        return feeds.group_feed(group.id, now), None
+
+    return feeds.serve(("group", str(group.id)), build)
+
+
+# --- the invitee -------------------------------------------------------------------------------
+
+
+def _invitee_view(token: str, entry: InvitationEntry, now: datetime) -> dict[str, Any]:
+    session = entry.session
+    cancelled = session.status == "cancelled"
+    return {
+        "status": entry.status,
+        "can_respond": entry.status == "sent" and not cancelled and now < session.starts_at,
+        "session": {
+            "starts_at": session.starts_at,
+            "ends_at": session.ends_at,
+            "timezone": session.timezone,
+            "status": session.status,
+            "location": session.room_id or session.video_url,
+            "summary": (ical.CANCELLED_PREFIX if cancelled else "") + ical.SUMMARY,
+        },
+        "calendar_url": feeds.public_base() + f"/i/{token}.ics",
+    }
+
+
+def _invitation(token: str) -> tuple[FeedToken, InvitationEntry, datetime]:
+    now = feeds.services().clock()
+    found = _token(token, SubjectKind.INVITATION)
+    entry = feeds.invitation_entry(found, now)
+    if entry is None:
+        raise feeds.not_found()
+    return found, entry, now
+
+
+@bp.get("/i/<token>")
+@endpoint(
+    summary="The invitation: your answer and the session's time and place",
+    tag="invitee",
+    roles=None,
+    response=fs.InviteeView(),
+    errors=[404],
+)
+def invitee_page(call: Call, token: str) -> Reply:
+    _, entry, now = _invitation(token)
+    return Reply(_invitee_view(token, entry, now), headers={"Cache-Control": "private, no-store"})
+
+
+def _respond(token: str, accept: bool) -> Reply:
+    found, _, _ = _invitation(token)
+    app = circles()
+    app.respond_to_invitation(found.subject_id, accept, app.invitee_actor(found))
+    _, entry, now = _invitation(token)
+    return Reply(_invitee_view(token, entry, now), headers={"Cache-Control": "private, no-store"})
+
+
+@bp.post("/i/<token>/accept")
+@endpoint(
+    summary="Accept the invitation",
+    tag="invitee",
+    roles=None,
+    body=NoBody(),
+    response=fs.InviteeView(),
+    errors=[404, 409],
+)
+def accept(call: Call, token: str) -> Reply:
+    return _respond(token, True)
+
+
+@bp.post("/i/<token>/decline")
+@endpoint(
+    summary="Decline the invitation",
+    tag="invitee",
+    roles=None,
+    body=NoBody(),
+    response=fs.InviteeView(),
+    errors=[404, 409],
+)
+def decline(call: Call, token: str) -> Reply:
+    return _respond(token, False)
