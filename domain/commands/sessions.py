@@ -11,7 +11,7 @@ from eventsourcing.domain import Aggregate
 from domain.commands.base import CirclesBase, as_uuid, retrying, text
 from domain.commands.groups import COURSE_KINDS, course_sessions
 from domain.course import check_dit_window, check_plan_length
-from domain.enrollment import Enrollment
+from domain.enrollment import Enrollment, enrollment_id
 from domain.errors import InvalidInputError, NotFoundError, WrongStateError
 from domain.group import TherapyGroup
 from domain.invitation import Invitation
@@ -216,7 +216,6 @@ class SessionCommands(CirclesBase):
             raise InvalidInputError("records must list at least one attendance", field="records")
         session = self._get(TherapySession, session_id, "session", expected_version)
         session.require_started(self.clock())
-        group = self.get_group(session.group_id)
         changed: list[Aggregate] = [session]
         seen: set[str] = set()
         for record in records:
@@ -233,7 +232,7 @@ class SessionCommands(CirclesBase):
                 raise InvalidInputError(f"{key} is listed twice", field="records")
             seen.add(key)
             if has_patient:
-                changed.extend(self._patient_attendance(group, session, key, status, actor))
+                changed.extend(self._patient_attendance(session, key, status, actor))
             else:
                 changed.append(self._guest_attendance(session, key, status, actor))
         self.save(*changed)
@@ -241,16 +240,18 @@ class SessionCommands(CirclesBase):
 
     def _patient_attendance(
         self,
-        group: TherapyGroup,
         session: TherapySession,
         patient_id: str,
         status: AttendanceStatus,
         actor: str,
     ) -> list[Aggregate]:
         try:
-            enrollment = self._get(Enrollment, group.enrollment_id_of(patient_id), "enrollment")
+            # The id is derived from (group, patient): no need to load the group.
+            enrollment = self._get(
+                Enrollment, enrollment_id(session.group_id, patient_id), "enrollment"
+            )
         except NotFoundError:
-            raise NotFoundError(f"patient {patient_id} is not in group '{group.name}'") from None
+            raise NotFoundError(f"patient {patient_id} is not in this session's group") from None
         if not enrollment.was_enrolled_at(session.starts_at):
             raise WrongStateError(
                 f"patient {patient_id} was not enrolled in the group when session "

@@ -53,7 +53,7 @@ def test_no_attendance_for_a_patient_not_enrolled_at_the_time(
     late, _ = app.enroll(running["group"], "coord-1", "p3", "Late Joiner")
     with pytest.raises(WrongStateError, match="was not enrolled"):
         app.record_attendance(s1, "coord-1", [{"patient_id": "p3", "status": "present"}])
-    with pytest.raises(NotFoundError, match="not in group"):
+    with pytest.raises(NotFoundError, match="not in this session.s group"):
         app.record_attendance(s1, "coord-1", [{"patient_id": "stranger", "status": "present"}])
     app.withdraw(running["e1"], "coord-1", reason="moved away")
     clock.set(start_of(app, s2) + timedelta(hours=1))
