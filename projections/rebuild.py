@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     from domain.application import Circles
 
     settings = StoreSettings.from_env()
-    app = Circles(env=settings.eventsourcing_env())
+    # One reader is all a rebuild needs; PostgreSQL pools open their minimum eagerly.
+    small_pool = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "2"}
+    app = Circles(env={**settings.eventsourcing_env(), **small_pool})
     bar = ProgressBar()
     try:
         position = rebuild(app, settings, bar, batch_size=args.batch_size, restart=args.restart)

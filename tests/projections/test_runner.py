@@ -75,7 +75,7 @@ from projections.runner import Projector
 from projections.store import StoreSettings
 settings = StoreSettings.from_env()
 # The tables exist; concurrent CREATE in the library can collide on PostgreSQL.
-app = Circles(env={**settings.eventsourcing_env(), "CREATE_TABLE": "no"})
+app = Circles(env={**settings.eventsourcing_env(), "CREATE_TABLE": "no", "POSTGRES_POOL_SIZE": "1"})
 views = Projector(app, settings, batch_size=5)
 print("ready", flush=True)
 while not Path(sys.argv[1]).exists():
