@@ -134,6 +134,16 @@ def main() -> None:
              f"127.0.0.1:{port}", "--workers", "1", "--log-level", "warning"],
             env=env, cwd=ROOT,
         )  # fmt: skip
+        # With PostgreSQL the views are kept by the worker process, as in the Procfile.
+        worker = (
+            subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "service", "run-projections"],
+                env=env,
+                cwd=ROOT,
+            )  # fmt: skip
+            if args.store == "postgres"
+            else None
+        )
         try:
             client = Client(port, key)
             deadline = time.monotonic() + 30
@@ -158,7 +168,8 @@ def main() -> None:
                 assert client.call("GET", "/healthz")[0] == 200
 
             def full() -> None:
-                assert client.call("GET", feed)[0] == 200
+                status, raw, _ = client.call("GET", feed)
+                assert status == 200, (status, raw[:300])
 
             def not_modified() -> None:
                 assert client.call("GET", feed, headers=cond)[0] == 304
@@ -177,8 +188,10 @@ def main() -> None:
                         elsewhere()
                     samples[name].append(_time(fn))
         finally:
-            server.terminate()
-            server.wait(timeout=15)
+            for process in (server, worker):
+                if process is not None:
+                    process.terminate()
+                    process.wait(timeout=15)
 
     p50 = {k: statistics.median(v) * 1000 for k, v in samples.items()}
     p90 = {k: statistics.quantiles(v, n=10)[-1] * 1000 for k, v in samples.items()}
