@@ -58,7 +58,20 @@ TABLE: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/api-keys", {A}),
     ("POST", "/api-keys", {A}),
     ("DELETE", "/api-keys/{key}", {A}),
+    ("POST", "/patients/p-1/feed-tokens", {C}),
+    ("POST", "/therapists/t-ana/feed-tokens", {C}),
+    ("DELETE", "/feed-tokens/{feed_token}", {C}),
+    ("GET", "/groups/{group}/calendar.ics", STAFF),
+    ("GET", "/feeds/{feed}.ics", None),
+    ("GET", "/i/{invite}", None),
+    ("GET", "/i/{invite}.ics", None),
+    ("POST", "/i/{invite}/accept", None),
+    ("POST", "/i/{invite}/decline", None),
 ]
+# The token is the capability: no key needed, and a staff key neither helps nor hurts.
+# Earlier rows may rotate or revoke the token or answer the invitation, so these may
+# answer 404 or 409 — never 401 or 403.
+CAPABILITY_ROUTES = {path for _, path, _ in TABLE if path.startswith(("/feeds/", "/i/"))}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -100,7 +113,12 @@ def _world(store: StoreSettings) -> Iterator[tuple[Api, dict[str, str]]]:
             f"/sessions/{session['id']}/invitations",
             json={"patient_id": "p-1", "invitee_name": "Sam", "relationship": "spouse"},
         )
+        invite = _sent_invitation(api, session["id"])
+        feed = api.post("/patients/p-1/feed-tokens").get_json()
         ids = {
+            "feed": feed["token"],
+            "feed_token": feed["id"],
+            "invite": invite,
             "group": group["id"],
             "session": session["id"],
             "enrollment": enrollment["id"],
@@ -110,6 +128,20 @@ def _world(store: StoreSettings) -> Iterator[tuple[Api, dict[str, str]]]:
             ).get_json()["id"],
         }
         yield api, ids
+
+
+def _sent_invitation(api: Api, session_id: str) -> str:
+    """A second invitation, sent: the invitee's token."""
+    r = api.post(
+        f"/sessions/{session_id}/invitations",
+        json={"patient_id": "p-1", "invitee_name": "Kim", "relationship": "parent"},
+    )
+    iid = r.get_json()["id"]
+    api.post(f"/invitations/{iid}/approve", role="therapist")
+    consent = {"signed_by": "P", "signed_at": "2027-01-03T10:00:00+00:00", "document_ref": "d"}
+    api.post(f"/invitations/{iid}/consent", json=consent)
+    url: str = api.post(f"/invitations/{iid}/send").get_json()["url"]
+    return url.rsplit("/", 1)[1]
 
 
 def test_table_covers_every_documented_route(world: tuple[Api, dict[str, str]]) -> None:
@@ -131,6 +163,9 @@ def _template(path: str) -> str:
         ("t-ana", "{therapist_id}"),
         ("room-1", "{room_id}"),
         ("p-1", "{patient_id}"),
+        ("{feed_token}", "{token_id}"),
+        ("{feed}", "{token}"),
+        ("{invite}", "{token}"),
     ):
         path = path.replace(name, param)
     return path
@@ -150,7 +185,9 @@ def test_only_the_roles_in_the_table_get_through(
     url = path.format(**ids)
     kwargs: dict[str, Any] = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
     status = api.call(method, url, role=role, **kwargs).status_code
-    if allowed is None:
+    if path in CAPABILITY_ROUTES:
+        assert status not in (401, 403, 500), (method, url, role, status)
+    elif allowed is None:
         assert status == 200
     elif role is None:
         assert status == 401
