@@ -46,16 +46,17 @@ def _group(app: Circles, name: str) -> UUID:
 
 def _grow(app: Circles, group_id: UUID, events: int) -> None:
     """Realistic churn: patients join and leave, so the roster stays small. Events are
-    made by the aggregate's own methods and saved 10 at a time, which is how the
+    made by the aggregate's own methods and saved one snapshot interval at a time, which is how the
     application's snapshot interval sees them."""
     group = app.get_group(group_id)
+    interval = Circles.snapshotting_intervals[TherapyGroup]
     n = 0
     while group.version < events:
         pid = f"p{n}"
         group.admit(pid, "bench")
         if group.version < events:
             group.release(pid, "bench")
-        if group.version % 10 == 0 or group.version >= events:
+        if group.version % interval == 0 or group.version >= events:
             app.save(group)
         n += 1
 
@@ -64,13 +65,14 @@ def _median_load(app: Circles, group_id: UUID, rounds: int) -> float:
     times = []
     for _ in range(rounds):
         t0 = time.perf_counter()
-        app.repository.get(group_id)
+        app.get_group(group_id)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
 def measure(settings: StoreSettings, events: int, rounds: int, snapshots: bool) -> dict[str, Any]:
     class Plain(Circles):
+        name = "Circles"  # same tables
         snapshotting_intervals = {}
 
     cls = Circles if snapshots else Plain
@@ -82,20 +84,21 @@ def measure(settings: StoreSettings, events: int, rounds: int, snapshots: bool) 
     big = _group(writer, "big")
     _grow(writer, big, events)
     reader = cls(env=env)
-    if not snapshots:
-        reader.snapshots = None  # type: ignore[assignment]
-        reader.repository.snapshot_store = None  # type: ignore[misc]
+    assert (reader.snapshots is None) is not snapshots
     small_t = big_t = 0.0
     for _ in range(3):  # interleave to share the machine's noise
         small_t += _median_load(reader, small, rounds)
         big_t += _median_load(reader, big, rounds)
-    return {
+    result = {
         "small_events": writer.get_group(small).version,
         "big_events": writer.get_group(big).version,
         "small_ms": small_t / 3 * 1000,
         "big_ms": big_t / 3 * 1000,
         "ratio": big_t / small_t,
     }
+    writer.close()
+    reader.close()
+    return result
 
 
 def main() -> None:
@@ -113,7 +116,11 @@ def main() -> None:
                 settings = StoreSettings("sqlite", sqlite_path=Path(tmp) / "b5.sqlite3")
             else:
                 settings = _fresh_pg_schema(args.database_url)
-            return measure(settings, events, args.rounds if snapshots else 5, snapshots)
+            try:
+                return measure(settings, events, args.rounds if snapshots else 5, snapshots)
+            finally:
+                if settings.engine == "postgres":
+                    _drop_pg_schema(settings)
 
     # A load replays the events after the last snapshot: 0 to interval-1 of them.
     ratios = []
@@ -146,6 +153,13 @@ def _fresh_pg_schema(url: str) -> StoreSettings:
     with psycopg.connect(base.pg_conninfo, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     return StoreSettings.from_url(f"{url}?schema={schema}")
+
+
+def _drop_pg_schema(settings: StoreSettings) -> None:
+    import psycopg
+
+    with psycopg.connect(settings.pg_conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{settings.pg_schema}" CASCADE')
 
 
 if __name__ == "__main__":
