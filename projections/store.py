@@ -6,8 +6,10 @@ No configuration: one SQLite file under ``./var/`` (or ``$CIRCLES_DATA_DIR``).
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -84,8 +86,11 @@ class StoreSettings:
                 POSTGRES_USER=self.pg_user,
                 POSTGRES_PASSWORD=self.pg_password,
                 POSTGRES_SCHEMA=self.pg_schema,
-                POSTGRES_POOL_SIZE="10",
-                POSTGRES_MAX_OVERFLOW="20",
+                # Connections kept open per process, and how many more it may open under
+                # load. A sync gunicorn worker needs one at a time; many web processes
+                # times a large idle pool would exhaust max_connections.
+                POSTGRES_POOL_SIZE=os.environ.get("POSTGRES_POOL_SIZE", "2"),
+                POSTGRES_MAX_OVERFLOW=os.environ.get("POSTGRES_MAX_OVERFLOW", "20"),
                 POSTGRES_LOCK_TIMEOUT="10",
                 POSTGRES_CONNECT_TIMEOUT="10",
             )
@@ -108,3 +113,26 @@ class StoreSettings:
             password=self.pg_password or None,
             dbname=self.pg_dbname,
         )
+
+    @contextmanager
+    def setup_lock(self) -> Iterator[None]:
+        """Serialise table creation among processes starting at once on one schema.
+
+        PostgreSQL's ``CREATE … IF NOT EXISTS`` is not safe against a concurrent twin
+        ("tuple concurrently updated"): web workers booting together on a fresh schema
+        would crash. A session advisory lock keyed by the schema makes them take turns.
+        Other engines need nothing.
+        """
+        if self.engine != "postgres":
+            yield
+            return
+        import psycopg
+
+        digest = hashlib.sha256(f"circles-setup:{self.pg_schema}".encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        with psycopg.connect(self.pg_conninfo, autocommit=True) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))

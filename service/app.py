@@ -37,14 +37,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         **settings.eventsourcing_env(),
         "AGGREGATE_CACHE_MAXSIZE": str(app.config.get("AGGREGATE_CACHE_MAXSIZE", 2000)),
     }
-    circles = Circles(env=env, clock=clock)
-    services = Services(
-        settings=settings,
-        circles=circles,
-        storage=ServiceStorage(settings),
-        clock=clock,
-    )
-    services.reads = _read_side(circles, settings, app.config)
+    with settings.setup_lock():  # several processes may be starting on a fresh schema
+        circles = Circles(env=env, clock=clock)
+        services = Services(
+            settings=settings,
+            circles=circles,
+            storage=ServiceStorage(settings),
+            clock=clock,
+        )
+        services.reads = _read_side(circles, settings, app.config)
     app.extensions["circles"] = services
 
     register_error_handlers(app)

@@ -1,14 +1,17 @@
-"""Flask CLI commands: ``create-api-key``, ``load-demo``, ``run-demo``, ``run-projections``."""
+"""Flask CLI commands: ``create-api-key``, ``load-demo``, ``run-demo``, ``run-projections``,
+``export-events``, ``import-events``."""
 
 from __future__ import annotations
 
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 import click
 from flask import Flask, current_app
 
+from projections.rebuild import ProgressBar
 from service.context import services
 from service.storage import ROLES
 
@@ -64,6 +67,39 @@ def register(app: Flask) -> None:
         signal.signal(signal.SIGINT, _stop)
         click.echo("projection worker running", err=True)
         services().require_reads().projector.run_forever(stop)
+
+    @app.cli.command("export-events")
+    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    def export_events_command(file: Path) -> None:
+        """Write the event log (decrypted) to FILE as JSON lines, with count and checksum."""
+        from service.migration import export_events
+
+        bar = ProgressBar()
+        try:
+            summary = export_events(services().circles, file, bar)
+        except FileExistsError:
+            raise click.UsageError(f"{file} exists; choose a new file") from None
+        finally:
+            bar.close()
+        click.echo(f"exported {summary.count:,} events, sha256 {summary.sha256}")
+
+    @app.cli.command("import-events")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def import_events_command(file: Path) -> None:
+        """Append FILE's events to this (empty) store, encrypted as configured; verify."""
+        from service.migration import MigrationError, import_events
+
+        bar = ProgressBar()
+        try:
+            summary = import_events(services().circles, file, bar)
+        except MigrationError as error:
+            raise click.ClickException(str(error)) from None
+        finally:
+            bar.close()
+        click.echo(
+            f"imported and verified {summary.count:,} events, sha256 {summary.sha256}; "
+            "views: run the worker or `python -m projections.rebuild`"
+        )
 
 
 def _load_demo_and_keys() -> None:

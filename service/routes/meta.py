@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, json, send_from_directory
 from marshmallow import fields
 
+from service.context import services
 from service.endpoint import endpoint
 from service.errors import ApiError
 from service.openapi import build_openapi
@@ -34,6 +35,44 @@ def _swagger_dir() -> Path | None:
 @endpoint(summary="Liveness", tag=TAG, roles=None, response=Health())
 def healthz(call: Any) -> dict[str, str]:
     return {"status": "ok"}
+
+
+class ProjectionLag(Out):
+    position = fields.Integer(
+        required=True, metadata={"description": "Last event id reflected in the views"}
+    )
+    head = fields.Integer(required=True, metadata={"description": "Last event id in the store"})
+    lag_events = fields.Integer(required=True, metadata={"description": "head - position"})
+    lag_seconds = fields.Float(
+        required=True,
+        metadata={"description": "Age of the oldest event not yet in the views (0: caught up)"},
+    )
+    rebuilding = fields.Boolean(required=True, metadata={"description": "A rebuild is under way"})
+    mode = fields.String(
+        required=True,
+        metadata={"enum": ["inline", "worker"], "description": "Who projects: web or worker"},
+    )
+
+
+@bp.get("/healthz/projections")
+@endpoint(
+    summary="Projection lag",
+    description="How far the views are behind the event store, in events and seconds. Read "
+    "as is: this route never catches up, so it shows what a monitor should alert on.",
+    tag=TAG,
+    roles=None,
+    response=ProjectionLag(),
+)
+def projection_lag(call: Any) -> dict[str, Any]:
+    lag = services().require_reads().lag()
+    return {
+        "position": lag.position,
+        "head": lag.head,
+        "lag_events": lag.lag_events,
+        "lag_seconds": lag.lag_seconds,
+        "rebuilding": lag.rebuilding,
+        "mode": "inline" if lag.inline else "worker",
+    }
 
 
 @bp.get("/openapi.json")

@@ -18,6 +18,7 @@ ROLES = [C, T, B, A, None]
 # (method, path, roles allowed) — written from SPEC §5, not read from the app.
 TABLE: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/healthz", None),
+    ("GET", "/healthz/projections", None),
     ("GET", "/openapi.json", None),
     ("GET", "/docs", None),
     ("POST", "/groups", {C}),
