@@ -239,7 +239,6 @@ def test_therapist_and_group_feeds(api: Api) -> None:
     again = api.get(f"/groups/{gid}/calendar.ics", headers={"If-None-Match": etag})
     assert again.status_code == 304
     problem(api.get(f"/groups/{gid}/calendar.ics", role="therapist"), 403)  # not t-ana's
-    assert api.get(f"/groups/{gid}/calendar.ics", role="therapist").status_code == 403
     problem(api.get(f"/groups/{gid}/calendar.ics", role=None), 401)
     problem(api.get("/groups/00000000-0000-4000-8000-000000000000/calendar.ics"), 404)
 
@@ -267,8 +266,6 @@ def test_rotation_revocation_and_unknown_tokens_are_the_same_404(api: Api) -> No
     problem(api.post("/therapists/t-ana/feed-tokens", role="therapist"), 403)
     # An invitation link is not a person's feed, and the other way round.
     assert api.get(path_of(second["url"]).replace("/feeds/", "/i/"), role=None).status_code == 404
-    history = api.get("/feed-tokens/{}/history".format(first["id"]))
-    assert history.status_code in (404, 405)  # no such route: history is in the event store
 
 
 def test_idempotent_replay_never_stores_the_token(api: Api) -> None:
