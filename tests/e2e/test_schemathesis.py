@@ -12,10 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.e2e.conftest import ROOT, Server
 
+# One worker: with two, schemathesis' own code generation sometimes crashes on Python 3.11
+# ("AST constructor recursion depth mismatch"), which is not a finding about Circles.
 CHECKS = ",".join([
     "not_a_server_error",
     "status_code_conformance",
@@ -27,14 +27,13 @@ CHECKS = ",".join([
 
 def test_schemathesis_finds_no_server_errors_or_schema_violations(server: Server) -> None:
     binary = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
-    if binary is None:
-        pytest.skip("schemathesis is not installed (pip install schemathesis)")
+    assert binary is not None, "schemathesis is in the test extra: pip install -e '.[test]'"
     examples = os.environ.get("CIRCLES_SCHEMATHESIS_EXAMPLES", "4")
     done = subprocess.run(
         [binary, "run", f"{server.base}/openapi.json",
          "-H", f"Authorization: Bearer {server.key}", "--checks", CHECKS,
          "--max-examples", examples, "--phases", "examples,coverage,fuzzing",
-         "--workers", "2", "--seed", "4242", "--no-color"],
+         "--workers", "1", "--seed", "4242", "--no-color"],
         cwd=ROOT, capture_output=True, text=True, timeout=400,
     )  # fmt: skip
     summary = done.stdout[-3000:]
