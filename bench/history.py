@@ -125,7 +125,7 @@ def write_history(
     n = first_group
     while (head := int(app.recorder.max_notification_id() or 0)) < events:
         batch: list[Any] = []
-        for _ in range(groups_per_save):
+        for _ in range(min(groups_per_save, (events - head) // 240 + 1)):
             batch += group_history(n)
             n += 1
         app.save(*batch)

@@ -196,6 +196,44 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         _kill_group(proc, signal.SIGKILL)
 
 
+def _sql(store: StoreSettings, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    import psycopg
+
+    with psycopg.connect(store.pg_conninfo, autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{store.pg_schema}"')
+        return conn.execute(statement, params).fetchall()
+
+
+def views_position(store: StoreSettings) -> int:
+    """The views' tracking position, read with plain SQL (no Projector in this process)."""
+    import psycopg
+
+    try:
+        rows = _sql(store, "SELECT position FROM view_tracking WHERE name='views'")
+    except psycopg.errors.UndefinedTable:  # the worker has not created its tables yet
+        return 0
+    return int(rows[0][0]) if rows else 0
+
+
+def dump_views(store: StoreSettings) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every view table, sorted. Plain SQL: building a Projector here would
+    create or reset tables with this process's code rather than the processes' under test."""
+    tables = _sql(
+        store,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+        "AND table_name LIKE 'view%%' AND table_name <> 'view_tracking' ORDER BY table_name",
+        (store.pg_schema,),
+    )
+    return {t: sorted(_sql(store, f'SELECT * FROM "{t}"'), key=repr) for (t,) in tables}
+
+
+def rebuild_views(env: dict[str, str]) -> None:
+    """The rebuild command, from event 1, as an operator runs it."""
+    command = [sys.executable, "-m", "projections.rebuild", "--restart"]
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 @pytest.fixture
 def cluster(pg_schema: StoreSettings, tmp_path: Path) -> Iterator[Cluster]:
     """Two web processes and no worker yet: a test starts the worker when it wants it."""
