@@ -114,33 +114,61 @@ def _group_created(tx: Tx, nid: int, e: Any) -> None:
 
 def _fees_changed(tx: Tx, nid: int, e: Any) -> None:
     group = str(e.originator_id)
-    row = tx.one("SELECT COUNT(*) FROM view_fee_periods WHERE group_id=?", (group,))
-    assert row is not None
+    periods = _periods(tx, group)
     effective = tx.dialect.instant(e.effective_from)
-    tx.cache.pop(("fees", group), None)
+    fees = _fees_json(e.fees)
     tx.execute(
-        "INSERT INTO view_fee_periods VALUES (?,?,?,?)",
-        (group, row[0], effective, _fees_json(e.fees)),
+        "INSERT INTO view_fee_periods VALUES (?,?,?,?)", (group, len(periods), effective, fees)
     )
+    # The new list is what reading the table back would give, without the round trip.
+    tx.cache[("fees", group)] = [
+        *periods,
+        FeePeriod(tx.dialect.to_instant(effective), _schedule(fees)),
+    ]
     _reprice(tx, group, "starts_at > ?", (effective,))
+
+
+def _local(tx: Tx, starts: Any, tz: str) -> tuple[datetime, Any, str]:
+    """(start instant, local day as stored, "YYYY-MM") of a session start; cached per batch."""
+    key = ("local", starts, tz)
+    found: tuple[datetime, Any, str] | None = tx.cache.get(key)
+    if found is None:
+        starts_at = tx.dialect.to_instant(starts)
+        assert starts_at is not None
+        local = starts_at.astimezone(ZoneInfo(tz))
+        found = tx.cache[key] = (starts_at, tx.dialect.day(local.date()), f"{local:%Y-%m}")
+    return found
+
+
+def _cached_price(
+    tx: Tx, group: str, starts_at: datetime, kind: str, status: str, cancelled: bool
+) -> tuple[Decimal, str, str]:
+    """``_price`` with the group's current fee periods, remembered for the batch: the same
+    session and status recur for every patient. A fee change replaces the periods, hence
+    the key (the entry keeps its periods alive, so their id is not reused meanwhile)."""
+    periods = _periods(tx, group)
+    key = ("price", id(periods), starts_at, kind, status, cancelled)
+    found = tx.cache.get(key)
+    if found is None:
+        found = tx.cache[key] = (periods, _price(periods, starts_at, kind, status, cancelled))
+    price: tuple[Decimal, str, str] = found[1]
+    return price
 
 
 def _attendance_recorded(tx: Tx, nid: int, e: Any) -> None:
     d = tx.dialect
     sid = str(e.originator_id)
     group, kind, starts, tz, status = session_facts(tx, sid)
-    starts_at = d.to_instant(starts)
-    assert starts_at is not None
-    local = starts_at.astimezone(ZoneInfo(tz))
+    starts_at, day, month = _local(tx, starts, tz)
     cancelled = status == "cancelled"
     attendance = enum_value(e.status)
-    amount, code, currency = _price(_periods(tx, group), starts_at, kind, attendance, cancelled)
+    amount, code, currency = _cached_price(tx, group, starts_at, kind, attendance, cancelled)
     tx.execute(
         "INSERT INTO view_cost_lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (session_id,"
         " patient_id) DO UPDATE SET attendance_status=excluded.attendance_status,"
         " amount=excluded.amount, billing_code=excluded.billing_code",
         (
-            sid, e.patient_id, group, d.day(local.date()), f"{local:%Y-%m}", starts, kind, code,
+            sid, e.patient_id, group, day, month, starts, kind, code,
             attendance, int(cancelled), d.money(amount), currency, tz,
         ),
     )  # fmt: skip

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from projections.store import StoreSettings
+from projections.writes import WriteBuffer
 
 Row = tuple[Any, ...]
 
@@ -88,7 +89,11 @@ class PostgresDialect(Dialect):
 
 
 class Tx:
-    """One open transaction (or autocommit reads) on a view connection."""
+    """One open transaction (or autocommit reads) on a view connection.
+
+    Writes (``execute``, ``executemany``) are queued and sent in batches before the next
+    read that could see them, and at commit: see :mod:`projections.writes`.
+    """
 
     def __init__(self, conn: Any, dialect: Dialect) -> None:
         self.conn = conn
@@ -97,26 +102,38 @@ class Tx:
         # Facts looked up again and again within one batch (sessions, fee periods). Safe
         # because the batch holds the writer lock: nobody else changes the views meanwhile.
         self.cache: dict[Any, Any] = {}
+        self.writes = WriteBuffer(self.cursor)
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> Tx:
-        self.cursor.execute(self.dialect.sql(statement), params)
+        """Queue a write whose result nobody reads (sent before a read or at commit)."""
+        self.writes.add(self.dialect.sql(statement), (params,))
         return self
 
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
-            self.cursor.executemany(self.dialect.sql(statement), rows)
+            self.writes.add(self.dialect.sql(statement), rows)
+
+    def flush(self) -> None:
+        """Send every queued write."""
+        self.writes.flush()
 
     def all(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
-        self.cursor.execute(self.dialect.sql(statement), params)
+        sql = self.dialect.sql(statement)
+        self.writes.before_read(sql)
+        self.cursor.execute(sql, params)
         return [tuple(r) for r in self.cursor.fetchall()]
 
     def one(self, statement: str, params: Sequence[Any] = ()) -> Row | None:
-        self.cursor.execute(self.dialect.sql(statement), params)
+        sql = self.dialect.sql(statement)
+        self.writes.before_read(sql)
+        self.cursor.execute(sql, params)
         row = self.cursor.fetchone()
         return None if row is None else tuple(row)
 
     @property
     def rowcount(self) -> int:
+        """Rows changed by the last statement sent (a whole run's, if it was batched)."""
+        self.flush()
         return int(self.cursor.rowcount)
 
 
@@ -204,11 +221,15 @@ class ViewDatabase:
                 # Pipeline mode: writes whose results nobody reads are sent without waiting
                 # for each round trip; a read in between syncs the pipeline first.
                 with conn.transaction(), conn.pipeline():
-                    yield Tx(conn, self.dialect)
+                    tx = Tx(conn, self.dialect)
+                    yield tx
+                    tx.flush()
             else:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    yield Tx(conn, self.dialect)
+                    tx = Tx(conn, self.dialect)
+                    yield tx
+                    tx.flush()
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
