@@ -50,6 +50,26 @@ def all_projections() -> list[Projection]:
     ]
 
 
+def listen(app: Application[Any], settings: StoreSettings, **params: Any) -> Any:
+    """A new autocommit connection that ``LISTEN``s on the channel the application's
+    PostgreSQL recorder ``NOTIFY``s in every insert transaction (PostgreSQL delivers it after
+    the commit); None when the recorder has no channel (SQLite, memory). ``params`` are
+    extra libpq connection parameters (e.g. keepalives)."""
+    channel = getattr(app.recorder, "channel_name", None)
+    if channel is None:
+        return None
+    import psycopg
+    from psycopg import sql
+
+    conn = psycopg.connect(settings.pg_conninfo, autocommit=True, **params)
+    try:
+        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 class Projector:
     """Catch-up, waiting and the worker loop for all views of one store."""
 
@@ -241,15 +261,7 @@ class Projector:
                 listener.close()
 
     def _listen(self) -> Any:
-        channel = getattr(self.app.recorder, "channel_name", None)
-        if channel is None:
-            return None
-        import psycopg
-        from psycopg import sql
-
-        conn = psycopg.connect(self.settings.pg_conninfo, autocommit=True)
-        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-        return conn
+        return listen(self.app, self.settings)
 
     # --- inspection ---------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from domain.application import Circles
 from projections.store import StoreSettings
 from service.context import Services
 from service.errors import register_error_handlers
+from service.head import StoreHead
 from service.logmask import install as install_log_masking
 from service.storage import ServiceStorage
 
@@ -46,6 +47,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             clock=clock,
         )
         services.reads = _read_side(circles, settings, app.config)
+        # No I/O here: a PostgreSQL listener starts on the first feed request, i.e. after
+        # gunicorn has forked its workers.
+        services.head = StoreHead(circles, settings)
     app.extensions["circles"] = services
 
     register_error_handlers(app)

@@ -21,6 +21,7 @@ class Services:
     storage: ServiceStorage
     clock: Callable[[], datetime]
     reads: Any = None  # service.reads.ReadSide when the projections are available
+    head: Any = None  # service.head.StoreHead: has anything been written since?
     extra: dict[str, Any] = field(default_factory=dict)
 
     def require_reads(self) -> Any:
@@ -31,6 +32,8 @@ class Services:
         return self.reads
 
     def close(self) -> None:
+        if self.head is not None:
+            self.head.close()
         if self.reads is not None:
             self.reads.close()
         self.storage.close()

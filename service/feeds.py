@@ -1,11 +1,14 @@
 """Serving iCalendar feeds: which sessions a token shows, conditional GET, a body cache.
 
 A rendered body is kept per token hash (or group) together with the event store's head
-position and the day it was rendered for. While neither has moved, nothing a feed shows can
-have changed, so a request costs one ``max(notification id)`` query and a hash — that is
-what keeps the ``304`` path near ``/healthz`` (SPEC §7 B3). Any new event anywhere, or a
-new day (the window moves), renders again; a revoked token is an event, so it is never
-served from the cache.
+token (:mod:`service.head`) and the day it was rendered for. While neither has moved,
+nothing a feed shows can have changed, so a request costs the head token and a hash — that
+is what keeps the ``304`` path near ``/healthz`` (SPEC §7 B3). The token is one
+``max(notification id)`` query on SQLite; on PostgreSQL it is a generation moved by this
+process's writes at once and by other processes' writes through LISTEN/NOTIFY (stale by
+the notification latency plus one query; see :mod:`service.head`), with no query per
+request. Any new event anywhere, or a new day (the window moves), renders again; a revoked
+token is an event, so it is never served from the cache.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -38,7 +41,7 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 class RenderedFeed:
     body: bytes
     etag: str
-    head: int
+    head: Hashable  # service.head.StoreHead.token() before rendering
     day: date
     expires: datetime | None  # after this instant the address stops working (404)
 
@@ -155,8 +158,9 @@ def _views() -> Projector:
     return projector
 
 
-def _head() -> int:
-    return int(services().circles.recorder.max_notification_id() or 0)
+def _head() -> Hashable:
+    head: Hashable = services().head.token()
+    return head
 
 
 def serve(key: Any, build: Callable[[datetime], tuple[bytes, datetime | None] | None]) -> Response:

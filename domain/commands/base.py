@@ -12,7 +12,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
 from domain.errors import ConflictError, InvalidInputError, NotFoundError, StaleVersionError
 from domain.group import TherapyGroup
@@ -86,6 +86,17 @@ class CirclesBase(Application[UUID]):
     def __init__(self, env: Any = None, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(env)
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        # Called with the last notification id after every save that recorded events has
+        # committed, before the command returns: how a host (the web process's feed cache)
+        # learns of this application's writes at once.
+        self.on_saved: list[Callable[[int], None]] = []
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        super()._notify(recordings)
+        if recordings and self.on_saved:
+            last = max(r.notification.id for r in recordings)
+            for callback in self.on_saved:
+                callback(last)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
