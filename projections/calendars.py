@@ -113,9 +113,16 @@ def session_facts(tx: Tx, session_id: str) -> tuple[Any, ...]:
     return facts
 
 
+def scheduled_in_batch(tx: Tx, session_id: str) -> bool:
+    """Whether the session was scheduled in this batch: then every row about it that other
+    views hold was written in this batch too, which lets them skip reading back."""
+    return ("scheduled", session_id) in tx.cache
+
+
 def _scheduled(tx: Tx, nid: int, e: Any) -> None:
     d = tx.dialect
     starts: datetime = e.starts_at
+    tx.cache[("scheduled", str(e.originator_id))] = e.duration_minutes
     tx.execute(
         "INSERT INTO view_sessions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
@@ -138,23 +145,36 @@ def _scheduled(tx: Tx, nid: int, e: Any) -> None:
 
 def _rescheduled(tx: Tx, nid: int, e: Any) -> None:
     d = tx.dialect
-    tx.cache.pop(("session", str(e.originator_id)), None)
-    row = tx.one(
-        "SELECT duration_minutes FROM view_sessions WHERE session_id=?", (str(e.originator_id),)
-    )
-    assert row is not None
+    sid = str(e.originator_id)
+    _update_facts(tx, sid, starts_at=d.instant(e.starts_at))
+    duration = tx.cache.get(("scheduled", sid))  # nothing else changes the duration
+    if duration is None:
+        row = tx.one("SELECT duration_minutes FROM view_sessions WHERE session_id=?", (sid,))
+        assert row is not None
+        duration = row[0]
     tx.execute(
         "UPDATE view_sessions SET starts_at=?, ends_at=?, sequence=sequence+1, last_modified=?"
         " WHERE session_id=?",
         (
-            d.instant(e.starts_at), d.instant(e.starts_at + timedelta(minutes=row[0])),
-            d.instant(timestamp(e)), str(e.originator_id),
+            d.instant(e.starts_at), d.instant(e.starts_at + timedelta(minutes=duration)),
+            d.instant(timestamp(e)), sid,
         ),
     )  # fmt: skip
 
 
+def _update_facts(tx: Tx, session_id: str, **changes: Any) -> None:
+    """Change cached session facts as the UPDATE beside it changes the row, so the next
+    attendance needs no read (which would also send the queued writes early)."""
+    facts = tx.cache.get(("session", session_id))
+    if facts is not None:
+        group_id, kind, starts_at, timezone, status = facts
+        starts_at = changes.get("starts_at", starts_at)
+        status = changes.get("status", status)
+        tx.cache[("session", session_id)] = (group_id, kind, starts_at, timezone, status)
+
+
 def _session_cancelled(tx: Tx, nid: int, e: Any) -> None:
-    tx.cache.pop(("session", str(e.originator_id)), None)
+    _update_facts(tx, str(e.originator_id), status="cancelled")
     tx.execute(
         "UPDATE view_sessions SET status='cancelled', sequence=sequence+1, last_modified=?"
         " WHERE session_id=?",

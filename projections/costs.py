@@ -28,7 +28,7 @@ from domain.values import (
     minor_unit,
 )
 from projections.base import Projection, enum_value, ev
-from projections.calendars import session_facts
+from projections.calendars import scheduled_in_batch, session_facts
 from projections.db import Tx, ViewDatabase
 
 DDL = [
@@ -106,10 +106,12 @@ def _reprice(tx: Tx, group_id: str, where: str, params: tuple[Any, ...]) -> None
 
 
 def _group_created(tx: Tx, nid: int, e: Any) -> None:
-    tx.execute(
-        "INSERT INTO view_fee_periods VALUES (?,?,?,?)",
-        (str(e.originator_id), 0, None, _fees_json(e.fees)),
-    )
+    group, fees = str(e.originator_id), _fees_json(e.fees)
+    tx.execute("INSERT INTO view_fee_periods VALUES (?,?,?,?)", (group, 0, None, fees))
+    # What reading the periods back would give; and no charge line of the group exists
+    # yet, so until one is written in this batch a fee change has nothing to reprice.
+    tx.cache[("fees", group)] = [FeePeriod(None, _schedule(fees))]
+    tx.cache[("new group", group)] = True
 
 
 def _fees_changed(tx: Tx, nid: int, e: Any) -> None:
@@ -125,6 +127,8 @@ def _fees_changed(tx: Tx, nid: int, e: Any) -> None:
         *periods,
         FeePeriod(tx.dialect.to_instant(effective), _schedule(fees)),
     ]
+    if ("new group", group) in tx.cache and ("group lines", group) not in tx.cache:
+        return  # no lines to reprice (see _group_created): spare the read
     _reprice(tx, group, "starts_at > ?", (effective,))
 
 
@@ -163,6 +167,7 @@ def _attendance_recorded(tx: Tx, nid: int, e: Any) -> None:
     cancelled = status == "cancelled"
     attendance = enum_value(e.status)
     amount, code, currency = _cached_price(tx, group, starts_at, kind, attendance, cancelled)
+    tx.cache[("group lines", group)] = tx.cache[("session lines", sid)] = True
     tx.execute(
         "INSERT INTO view_cost_lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (session_id,"
         " patient_id) DO UPDATE SET attendance_status=excluded.attendance_status,"
@@ -176,6 +181,8 @@ def _attendance_recorded(tx: Tx, nid: int, e: Any) -> None:
 
 def _session_cancelled(tx: Tx, nid: int, e: Any) -> None:
     sid = str(e.originator_id)
+    if scheduled_in_batch(tx, sid) and ("session lines", sid) not in tx.cache:
+        return  # all its rows were written in this batch, and no charge line among them
     row = tx.one("SELECT group_id FROM view_cost_lines WHERE session_id=? LIMIT 1", (sid,))
     if row is not None:  # the domain refuses this today; the rule still holds if it changes
         tx.execute("UPDATE view_cost_lines SET session_cancelled=1 WHERE session_id=?", (sid,))

@@ -20,8 +20,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from projections.staging import PipelineSwitch, Staging
 from projections.store import StoreSettings
-from projections.writes import WriteBuffer
+from projections.writes import BulkSender, WriteBuffer
 
 Row = tuple[Any, ...]
 
@@ -95,14 +96,18 @@ class Tx:
     read that could see them, and at commit: see :mod:`projections.writes`.
     """
 
-    def __init__(self, conn: Any, dialect: Dialect) -> None:
+    def __init__(self, conn: Any, dialect: Dialect, pipeline: PipelineSwitch | None = None) -> None:
         self.conn = conn
         self.dialect = dialect
         self.cursor = conn.cursor()
         # Facts looked up again and again within one batch (sessions, fee periods). Safe
         # because the batch holds the writer lock: nobody else changes the views meanwhile.
         self.cache: dict[Any, Any] = {}
-        self.writes = WriteBuffer(self.cursor)
+        # PostgreSQL write transactions send large INSERT runs through COPY (staging).
+        bulk: BulkSender | None = None
+        if pipeline is not None:
+            bulk = Staging(self.cursor, pipeline).send
+        self.writes = WriteBuffer(self.cursor, bulk)
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> Tx:
         """Queue a write whose result nobody reads (sent before a read or at commit)."""
@@ -219,9 +224,10 @@ class ViewDatabase:
         with self._connection() as conn:
             if self.is_postgres:
                 # Pipeline mode: writes whose results nobody reads are sent without waiting
-                # for each round trip; a read in between syncs the pipeline first.
-                with conn.transaction(), conn.pipeline():
-                    tx = Tx(conn, self.dialect)
+                # for each round trip; a read in between syncs the pipeline first. A COPY
+                # of a large run steps out of the pipeline and back in (projections.staging).
+                with conn.transaction(), PipelineSwitch(conn) as pipeline:
+                    tx = Tx(conn, self.dialect, pipeline)
                     yield tx
                     tx.flush()
             else:

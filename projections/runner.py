@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from eventsourcing.application import Application
@@ -79,10 +80,17 @@ class Projector:
         settings: StoreSettings,
         batch_size: int = BATCH_SIZE,
         inline: bool | None = None,
+        read_ahead: bool = False,
     ) -> None:
         self.app = app
         self.settings = settings
         self.batch_size = batch_size
+        # Read and decode the next batch in a thread while this one's writes and commit are
+        # waited for (the views' database works, the client would idle): for rebuilds.
+        self._reader = (
+            ThreadPoolExecutor(1, thread_name_prefix="views-read-ahead") if read_ahead else None
+        )
+        self._ahead: tuple[int, Future[tuple[list[tuple[int, Any]], int]]] | None = None
         self.inline = settings.engine != "postgres" if inline is None else inline
         self.db = ViewDatabase(settings)
         self.projections = all_projections()
@@ -200,16 +208,28 @@ class Projector:
             for handler in handlers.get(type(event), ()):
                 handler(tx, nid, event)
 
+    def _fetch_next(self, after: int) -> tuple[list[tuple[int, Any]], int]:
+        """``_fetch(after)``, taken from the read-ahead if it started there."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            start, future = ahead
+            if start == after:
+                return future.result()
+            future.cancel()
+        return self._fetch(after)
+
     def step(self) -> bool:
         """Apply at most one batch. False when there was nothing to do."""
         expected = self.position()
-        events, reached = self._fetch(expected)
+        events, reached = self._fetch_next(expected)
         if reached == expected:
             return False
         with self.db.write() as tx:
             if self._lock_position(tx) != expected:
                 return True  # another process got there first: fetch again from its position
             self._apply(tx, events)
+            if self._reader is not None:  # reads the log only; used if the next batch starts here
+                self._ahead = (reached, self._reader.submit(self._fetch, reached))
             tx.execute("UPDATE view_tracking SET position=? WHERE name=?", (reached, VIEWS))
         return True
 
@@ -273,4 +293,7 @@ class Projector:
             }
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._ahead = None
+            self._reader.shutdown(wait=True, cancel_futures=True)
         self.db.close()
