@@ -39,7 +39,8 @@ UPSERT_T = "INSERT INTO view_t VALUES (?,?,?) ON CONFLICT (a, b) DO UPDATE SET v
 DOUBLE = "UPDATE view_s SET n = n * 2 WHERE k = ?"
 READ = "SELECT COUNT(*), SUM(n), SUM(amount) FROM view_s"
 
-TEXT = st.one_of(st.none(), st.text(st.characters(blacklist_characters="\x00"), max_size=8))
+CHARACTERS = st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00")
+TEXT = st.one_of(st.none(), st.text(CHARACTERS, max_size=8))
 ROW_S = st.tuples(
     st.integers(0, 12), TEXT, st.decimals(-1000, 1000, places=2),
     st.one_of(st.none(), st.datetimes(timezones=st.just(UTC))),
