@@ -113,7 +113,9 @@ class Projector:
 
     def _lock_schema(self, tx: Tx) -> None:
         if self.db.is_postgres:  # concurrent CREATE IF NOT EXISTS can collide in PostgreSQL
-            tx.execute("SELECT pg_advisory_xact_lock(?)", (0x43697263,))
+            # Sent now, as a read: a queued write would take the lock only at commit, after
+            # the fingerprint check it is meant to protect.
+            tx.one("SELECT pg_advisory_xact_lock(?)", (0x43697263,))
 
     def ensure_tables(self) -> None:
         """Create the view tables; if their definition changed, start them over from zero."""
