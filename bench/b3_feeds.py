@@ -63,6 +63,18 @@ def _env(store: str, where: Path) -> dict[str, str]:
     return env
 
 
+def _drop_schema(env: dict[str, str]) -> None:
+    """Leave no bench schema behind in the shared database."""
+    url = env.get("DATABASE_URL")
+    if not url:
+        return
+    import psycopg
+
+    base, _, query = url.partition("?schema=")
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{query}" CASCADE')
+
+
 class Client:
     def __init__(self, port: int, key: str) -> None:
         self.port = port
@@ -192,6 +204,7 @@ def main() -> None:
                 if process is not None:
                     process.terminate()
                     process.wait(timeout=15)
+            _drop_schema(env)
 
     p50 = {k: statistics.median(v) * 1000 for k, v in samples.items()}
     p90 = {k: statistics.quantiles(v, n=10)[-1] * 1000 for k, v in samples.items()}
