@@ -35,7 +35,7 @@ def make_group(app: Circles, **overrides: Any) -> UUID:
     return app.create_group("coord-1", **group_args(**overrides))
 
 
-def plan(app: Circles, group_id: UUID, **overrides: Any) -> list[UUID]:
+def plan_args(**overrides: Any) -> dict[str, Any]:
     args: dict[str, Any] = {
         "first_date": "2027-03-02",
         "start_time": "18:00",
@@ -44,4 +44,8 @@ def plan(app: Circles, group_id: UUID, **overrides: Any) -> list[UUID]:
         "count": 12,
     }
     args.update(overrides)
-    return app.plan_sessions(group_id, "coord-1", **args)
+    return args
+
+
+def plan(app: Circles, group_id: UUID, **overrides: Any) -> list[UUID]:
+    return app.plan_sessions(group_id, "coord-1", **plan_args(**overrides))

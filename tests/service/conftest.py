@@ -14,14 +14,8 @@ from werkzeug.test import TestResponse
 from projections.store import StoreSettings
 from service import create_app
 from tests.conftest import Clock
+from tests.domain.helpers import group_args, plan_args
 
-FEES = {
-    "session_fee": "85.00",
-    "maintenance_fee": "60.00",
-    "no_show_fee": "40.00",
-    "late_cancel_fee": "30.00",
-    "late_cancel_window_hours": 24,
-}
 ROLE_KEYS = {
     "coordinator": ("coordinator", None),
     "therapist": ("therapist", "t-ana"),
@@ -31,31 +25,13 @@ ROLE_KEYS = {
 }
 
 
+# The same valid group and plan the domain tests use, as JSON bodies.
 def group_body(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": "Tuesday evening IPT",
-        "modality": "ipt",
-        "format": "in_person",
-        "facilitator_ids": ["t-ana"],
-        "room_id": "room-1",
-        "timezone": "America/New_York",
-        "currency": "USD",
-        "fees": dict(FEES),
-    }
-    body.update(overrides)
-    return body
+    return group_args(**overrides)
 
 
 def plan_body(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "first_date": "2027-03-02",
-        "start_time": "18:00",
-        "duration_minutes": 90,
-        "cadence": "weekly",
-        "count": 12,
-    }
-    body.update(overrides)
-    return body
+    return plan_args(**overrides)
 
 
 @dataclass

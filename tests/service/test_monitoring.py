@@ -10,7 +10,8 @@ from projections.store import StoreSettings
 from service import create_app
 from service.reads import inline_mode
 from tests.conftest import Clock
-from tests.service.conftest import FEES, group_body
+from tests.domain.helpers import FEES
+from tests.service.conftest import group_body
 
 
 @pytest.fixture
