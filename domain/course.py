@@ -7,7 +7,7 @@ from datetime import datetime
 from dateutil.relativedelta import relativedelta
 
 from domain.errors import CourseLengthError, InvalidInputError
-from domain.values import Modality
+from domain.values import Modality, instant
 
 # modality -> (fewest, most) course sessions; None: open-ended.
 COURSE_LENGTH: dict[Modality, tuple[int, int] | None] = {
@@ -71,8 +71,8 @@ def check_dit_window(starts: list[datetime], override: str | None) -> None:
     """DIT: every session within five months of the first."""
     if override or not starts:
         return
-    first = min(starts)
-    last = max(starts)
+    first = min(starts, key=instant)
+    last = max(starts, key=instant)
     if last > first + DIT_WINDOW:
         raise CourseLengthError(
             f"dynamic interpersonal therapy sessions must all fall within 5 months of the first "

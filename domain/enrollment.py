@@ -8,7 +8,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import WrongStateError
-from domain.values import AttendanceStatus, EnrollmentStatus, ProblemArea
+from domain.values import AttendanceStatus, EnrollmentStatus, ProblemArea, instant
 
 NO_SHOWS_FOR_RISK = 2
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://circles.invalid/enrollment")
@@ -56,14 +56,16 @@ class Enrollment(Aggregate):
             [self.enrolled_at, self.ended_at],
         ]
         return any(
-            start is not None and start <= moment and (end is None or moment < end)
+            start is not None
+            and instant(start) <= instant(moment)
+            and (end is None or instant(moment) < instant(end))
             for start, end in periods
         )
 
     @property
     def at_risk(self) -> bool:
         """Two no-shows in a row: the last two recorded sessions were both missed."""
-        ordered = sorted(self.attendance.values(), key=lambda pair: pair[0])
+        ordered = sorted(self.attendance.values(), key=lambda pair: instant(pair[0]))
         recent = [status for _, status in ordered[-NO_SHOWS_FOR_RISK:]]
         return len(recent) == NO_SHOWS_FOR_RISK and all(
             s is AttendanceStatus.ABSENT for s in recent

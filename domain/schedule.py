@@ -8,22 +8,22 @@ from a fresh read and then sees the overlap.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import OverlapError
-from domain.values import ResourceKind
+from domain.values import ResourceKind, add_elapsed, instant
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://circles.invalid/resource-day")
 
 
 def utc_days(starts: datetime, ends: datetime) -> list[date]:
     """The UTC days an interval touches; two overlapping intervals share at least one."""
-    day = starts.astimezone(UTC).date()
-    last = (ends - timedelta(microseconds=1)).astimezone(UTC).date()
+    day = instant(starts).date()
+    last = (instant(ends) - timedelta(microseconds=1)).date()
     days = []
     while day <= last:
         days.append(day)
@@ -48,13 +48,18 @@ class ResourceDay(Aggregate):
         for other_id, booking in self.bookings.items():
             if other_id == str(session_id):
                 continue
-            if starts < booking["ends_at"] and booking["starts_at"] < ends:
+            # In UTC: wall-clock comparison in one zone ignores ``fold`` (the repeated hour).
+            if instant(starts) < instant(booking["ends_at"]) and instant(
+                booking["starts_at"]
+            ) < instant(ends):
                 who = "therapist" if self.kind is ResourceKind.THERAPIST else "room"
                 local = booking["starts_at"].astimezone(starts.tzinfo)
+                until = booking["ends_at"].astimezone(starts.tzinfo)
                 raise OverlapError(
                     f"{who} {self.resource_id} is already booked for session "
                     f"{booking['label']} of group '{booking['group_name']}' "
-                    f"(session id {other_id}), starting {local:%Y-%m-%d %H:%M}",
+                    f"(session id {other_id}), {local:%Y-%m-%d %H:%M %Z} to "
+                    f"{until:%H:%M %Z}",
                     colliding_session_id=other_id,
                     resource=f"{who}:{self.resource_id}",
                 )
@@ -78,7 +83,29 @@ class ResourceDay(Aggregate):
             actor=actor,
         )
 
-    @event("Booked")
+    class Booked(Aggregate.Event):
+        """A session's reservation. Version 2: ``ends_at`` is the real end, after the
+        session's duration of elapsed time."""
+
+        class_version = 2
+        session_id: UUID
+        starts_at: datetime
+        ends_at: datetime
+        label: str
+        group_name: str
+        actor: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Version 1 added the duration to the wall clock, so across a clock change the
+            # stored end was an hour off. The wall-clock difference is the duration (unless
+            # that wall-clock end fell in the skipped hour: then the reservation comes out an
+            # hour longer, which refuses more and never double books).
+            starts, ends = state["starts_at"], state["ends_at"]
+            duration = ends.replace(tzinfo=None) - starts.replace(tzinfo=None)
+            state["ends_at"] = add_elapsed(starts, duration)
+
+    @event(Booked)
     def _booked(
         self,
         session_id: UUID,

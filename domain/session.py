@@ -8,7 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import CapacityError, InvalidInputError, WrongStateError
-from domain.values import AttendanceStatus, SessionKind, SessionStatus
+from domain.values import AttendanceStatus, SessionKind, SessionStatus, add_elapsed, instant
 
 GUEST_STATUSES = (AttendanceStatus.PRESENT, AttendanceStatus.LATE, AttendanceStatus.ABSENT)
 
@@ -45,7 +45,8 @@ class TherapySession(Aggregate):
 
     @property
     def ends_at(self) -> datetime:
-        return self.starts_at + timedelta(minutes=self.duration_minutes)
+        """The end after ``duration_minutes`` of real time, in the session's zone."""
+        return add_elapsed(self.starts_at, self.duration)
 
     @property
     def duration(self) -> timedelta:
@@ -60,7 +61,8 @@ class TherapySession(Aggregate):
         return getattr(self.starts_at.tzinfo, "key", "UTC")
 
     def label(self) -> str:
-        return f"#{self.number} on {self.starts_at:%Y-%m-%d %H:%M} ({self.timezone})"
+        # The zone's abbreviation tells the two 01:30s of the night clocks go back apart.
+        return f"#{self.number} on {self.starts_at:%Y-%m-%d %H:%M %Z} ({self.timezone})"
 
     def require_scheduled(self, doing: str) -> None:
         if self.is_cancelled:
@@ -74,7 +76,7 @@ class TherapySession(Aggregate):
             raise WrongStateError(
                 f"session {self.label()} already has attendance recorded; it cannot be moved"
             )
-        if starts_at == self.starts_at:
+        if instant(starts_at) == instant(self.starts_at):
             raise InvalidInputError(
                 "the new start time is the session's current time", field="starts_at"
             )
@@ -103,7 +105,7 @@ class TherapySession(Aggregate):
 
     def require_started(self, now: datetime) -> None:
         self.require_scheduled("record attendance")
-        if now < self.starts_at:
+        if instant(now) < instant(self.starts_at):
             raise WrongStateError(
                 f"attendance can be recorded only once the session has started "
                 f"(it starts {self.starts_at.isoformat()})"
@@ -159,7 +161,7 @@ class TherapySession(Aggregate):
         self, invitation_id: UUID, guest_limit: int, now: datetime, actor: str
     ) -> None:
         self.require_scheduled("invite a guest")
-        if now >= self.starts_at:
+        if instant(now) >= instant(self.starts_at):
             raise WrongStateError("guests can be invited only before the session starts")
         if len(self.invitation_ids) >= guest_limit:
             raise CapacityError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any, TypeVar
@@ -162,6 +162,21 @@ def localize(naive: datetime, tz: ZoneInfo, field_name: str = "starts_at") -> da
     return aware
 
 
+def instant(moment: datetime) -> datetime:
+    """The moment in UTC. Two times in the same ``ZoneInfo`` compare by wall clock and
+    ignore ``fold``, so every comparison of session times goes through this."""
+    return moment.astimezone(UTC)
+
+
+def add_elapsed(start: datetime, duration: timedelta) -> datetime:
+    """``start`` plus real elapsed time, in ``start``'s zone.
+
+    ``start + duration`` on a zoned time adds wall-clock time: across a clock change it is
+    an hour off. Adding in UTC and converting back also sets ``fold`` in the repeated hour.
+    """
+    return (instant(start) + duration).astimezone(start.tzinfo)
+
+
 def require_aware(value: datetime, field_name: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInputError(f"{field_name} must carry a time zone", field=field_name)
@@ -314,7 +329,7 @@ def fee_in_force(periods: list[FeePeriod], session_start: datetime) -> FeeSchedu
     """The schedule for a session: the latest change made before the session starts."""
     chosen = periods[0].fees
     for period in periods:
-        if period.effective_from is None or period.effective_from < session_start:
+        if period.effective_from is None or instant(period.effective_from) < instant(session_start):
             chosen = period.fees
     return chosen
 

@@ -20,7 +20,7 @@ from domain.enrollment import Enrollment
 from domain.group import TherapyGroup
 from domain.invitation import Invitation
 from domain.session import TherapySession
-from domain.values import EnrollmentStatus
+from domain.values import EnrollmentStatus, add_elapsed
 from projections.base import Projection, enum_value, ev, keyset, make_cursor, text_id, timestamp
 from projections.db import Dialect, Tx, ViewDatabase
 
@@ -119,6 +119,11 @@ def scheduled_in_batch(tx: Tx, session_id: str) -> bool:
     return ("scheduled", session_id) in tx.cache
 
 
+def _ends(starts: datetime, duration_minutes: int) -> datetime:
+    """A session's end after its duration of real time (not wall-clock time)."""
+    return add_elapsed(starts, timedelta(minutes=duration_minutes))
+
+
 def _scheduled(tx: Tx, nid: int, e: Any) -> None:
     d = tx.dialect
     starts: datetime = e.starts_at
@@ -127,7 +132,7 @@ def _scheduled(tx: Tx, nid: int, e: Any) -> None:
         "INSERT INTO view_sessions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             str(e.originator_id), str(e.group_id), e.number, enum_value(e.kind),
-            d.instant(starts), d.instant(starts + timedelta(minutes=e.duration_minutes)),
+            d.instant(starts), d.instant(_ends(starts, e.duration_minutes)),
             e.duration_minutes, getattr(starts.tzinfo, "key", "UTC"), "scheduled", 0,
             d.instant(timestamp(e)), e.room_id, e.video_url, json.dumps(list(e.facilitator_ids)),
             text_id(e.make_up_for),
@@ -156,7 +161,7 @@ def _rescheduled(tx: Tx, nid: int, e: Any) -> None:
         "UPDATE view_sessions SET starts_at=?, ends_at=?, sequence=sequence+1, last_modified=?"
         " WHERE session_id=?",
         (
-            d.instant(e.starts_at), d.instant(e.starts_at + timedelta(minutes=duration)),
+            d.instant(e.starts_at), d.instant(_ends(e.starts_at, duration)),
             d.instant(timestamp(e)), sid,
         ),
     )  # fmt: skip
