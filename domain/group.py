@@ -198,6 +198,20 @@ class TherapyGroup(Aggregate):
     def _video_url_changed(self, video_url: str | None, actor: str) -> None:
         self.video_url = video_url
 
+    def record_length_override(self, reason: str, actor: str) -> None:
+        """Allow the course past its modality's bounds (SPEC §2), with the reason why.
+
+        Its own event, so the history shows who allowed it and when; a new reason replaces
+        the old one. There is no clearing it: sessions planned under it stay planned.
+        """
+        self.require_active("override the course length")
+        if reason != self.length_override_reason:
+            self._length_override_recorded(reason=reason, actor=actor)
+
+    @event("LengthOverrideRecorded")
+    def _length_override_recorded(self, reason: str, actor: str) -> None:
+        self.length_override_reason = reason
+
     # --- roster -------------------------------------------------------------------------------
 
     def admit(self, patient_id: str, actor: str) -> bool:

@@ -8,10 +8,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
-from dateutil.rrule import WEEKLY, rrule
+from dateutil.rrule import MONTHLY, WEEKLY, rrule, weekday, weekdays
 
 from domain.errors import InvalidInputError
-from domain.values import Cadence, localize, parse_date, parse_enum, parse_time
+from domain.values import Cadence, SessionKind, localize, parse_date, parse_enum, parse_time
 
 MAX_SESSIONS_PER_PLAN = 104
 MAX_DURATION_MINUTES = 8 * 60
@@ -37,8 +37,9 @@ class SessionPlan:
         count: Any,
         interval: Any = None,
         skip_dates: Any = (),
+        kind: SessionKind = SessionKind.REGULAR,
     ) -> SessionPlan:
-        cad = parse_enum(Cadence, cadence, "cadence")
+        cad = default_cadence(kind) if cadence is None else parse_enum(Cadence, cadence, "cadence")
         if cad is Cadence.EVERY_N_WEEKS:
             if interval is None:
                 raise InvalidInputError("cadence every_n_weeks needs an interval", field="interval")
@@ -83,17 +84,31 @@ class SessionPlan:
     def duration(self) -> timedelta:
         return timedelta(minutes=self.duration_minutes)
 
+    @property
+    def weekday_of_month(self) -> weekday:
+        """The first date's weekday and its place in the month: TU(+2) for the 2nd Tuesday.
+
+        A 5th weekday exists in only some months, and it is always the month's last one:
+        it is read as the last (TU(-1)), so the course goes on every month.
+        """
+        nth = (self.first_date.day - 1) // 7 + 1
+        return weekdays[self.first_date.weekday()](-1 if nth == 5 else nth)
+
     def _candidates(self, limit: int) -> list[date]:
         if self.cadence is Cadence.MONTHLY:
             # relativedelta clamps the 31st to the month's last day instead of skipping months.
             return [self.first_date + relativedelta(months=i) for i in range(limit)]
-        rule = rrule(
-            WEEKLY,
-            interval=self.interval,
-            dtstart=datetime.combine(self.first_date, time()),
-            count=limit,
-        )
+        start = datetime.combine(self.first_date, time())
+        if self.cadence is Cadence.MONTHLY_WEEKDAY:
+            rule = rrule(MONTHLY, byweekday=self.weekday_of_month, dtstart=start, count=limit)
+        else:
+            rule = rrule(WEEKLY, interval=self.interval, dtstart=start, count=limit)
         return [d.date() for d in rule]
+
+
+def default_cadence(kind: SessionKind) -> Cadence:
+    """Maintenance sessions are monthly by default (SPEC §2); course sessions weekly."""
+    return Cadence.MONTHLY if kind is SessionKind.MAINTENANCE else Cadence.WEEKLY
 
 
 def whole(value: Any, field_name: str, low: int, high: int) -> int:

@@ -65,7 +65,8 @@ class SessionStatus(Enum):
 class Cadence(Enum):
     WEEKLY = "weekly"
     EVERY_N_WEEKS = "every_n_weeks"
-    MONTHLY = "monthly"
+    MONTHLY = "monthly"  # the same date each month (the 31st: the month's last day)
+    MONTHLY_WEEKDAY = "monthly_weekday"  # the same weekday of the month (the 2nd Tuesday)
 
 
 class AttendanceStatus(Enum):

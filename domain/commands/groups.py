@@ -173,11 +173,16 @@ class GroupCommands(CirclesBase):
         currency: Any = None,
         fees: Any = None,
         fees_effective_from: datetime | None = None,
+        length_override_reason: Any = None,
     ) -> TherapyGroup:
         """Apply a partial change; ``None`` leaves a setting as it is."""
         group = self._get(TherapyGroup, group_id, "group", expected_version)
         if name is not None:
             group.rename(text(name, "name"), actor)
+        if length_override_reason is not None:
+            group.record_length_override(
+                text(length_override_reason, "length_override_reason", 500), actor
+            )
         if video_url is not None:
             if not group.format.needs_video:
                 raise InvalidInputError("an in-person group has no video link", field="video_url")

@@ -82,19 +82,28 @@ class SessionCommands(CirclesBase):
         first_date: Any,
         start_time: Any,
         duration_minutes: Any,
-        cadence: Any,
         count: Any,
+        cadence: Any = None,
         interval: Any = None,
         skip_dates: Any = (),
         kind: Any = None,
         expected_version: int | None = None,
     ) -> list[UUID]:
+        """Plan ``count`` sessions; without a cadence, maintenance sessions are monthly and
+        course sessions weekly."""
         group = self._get(TherapyGroup, group_id, "group", expected_version)
         group.require_active("plan sessions")
-        plan = SessionPlan.parse(
-            first_date, start_time, duration_minutes, cadence, count, interval, skip_dates
-        )
         session_kind = self._plan_kind(group, kind)
+        plan = SessionPlan.parse(
+            first_date,
+            start_time,
+            duration_minutes,
+            cadence,
+            count,
+            interval,
+            skip_dates,
+            session_kind,
+        )
         existing = self.sessions_of(group)
         new = [
             self._new_session(

@@ -96,8 +96,10 @@ def get_group(call: Call, group_id: str) -> Reply:
 
 @bp.patch("/groups/<group_id>")
 @endpoint(
-    summary="Change a group's name, video link, sizes or fees",
-    description="Fees apply to sessions that start after fees_effective_from (default now).",
+    summary="Change a group's name, video link, sizes, fees or course-length override",
+    description="Fees apply to sessions that start after fees_effective_from (default now). "
+    "A length_override_reason lets the course be planned and started past its modality's "
+    "session bounds (SPEC §2); it is recorded as its own event in the group's history.",
     tag=TAG,
     roles=[COORDINATOR],
     body=gs.GroupPatch(),

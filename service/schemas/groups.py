@@ -55,6 +55,13 @@ class GroupPatch(Strict):
     fees_effective_from = fields.AwareDateTime(
         metadata={"description": "When the new fees apply (default: now)."}
     )
+    length_override_reason = Text(
+        max_length=500,
+        metadata={
+            "description": "Why this course may go past its modality's session bounds "
+            "(recorded as its own event, LengthOverrideRecorded; a new reason replaces the old)."
+        },
+    )
 
 
 class ReasonIn(Strict):

@@ -31,7 +31,16 @@ class PlanIn(Strict):
     duration_minutes = fields.Integer(
         strict=True, required=True, validate=validate.Range(15, MAX_DURATION_MINUTES)
     )
-    cadence = fields.Enum(Cadence, by_value=True, required=True)
+    cadence = fields.Enum(
+        Cadence,
+        by_value=True,
+        metadata={
+            "description": "weekly; every_n_weeks (with interval); monthly: the same date each "
+            "month (the 31st falls on shorter months' last day); monthly_weekday: the same "
+            "weekday of the month as first_date (the 2nd Tuesday), a 5th weekday meaning the "
+            "month's last. Default: monthly for maintenance sessions, else weekly."
+        },
+    )
     interval = fields.Integer(
         strict=True,
         validate=validate.Range(1, 12),
