@@ -61,7 +61,9 @@ def LocalDateTime(**kwargs: Any) -> fields.String:  # noqa: N802
     kwargs.setdefault("metadata", {})
     kwargs["metadata"] = {
         "description": "Local wall-clock time in the group's time zone, e.g. 2027-03-14T18:00; "
-        "an explicit offset is accepted and converted.",
+        "an explicit offset is accepted and converted. A time the clocks skip is refused; in "
+        "the hour that repeats when they go back, a time without an offset is the first one, "
+        "and an offset picks which (2027-11-07T01:30-05:00 is the second 01:30 in New York).",
         "example": "2027-03-14T18:00",
         **kwargs["metadata"],
     }
