@@ -120,6 +120,24 @@ def test_a_reservation_covers_the_real_interval_across_the_clock_change(app: Cir
     assert len(plan(app, other, first_date="2027-03-14", start_time="08:00", count=1)) == 1
 
 
+def test_a_reservation_reaches_into_the_next_utc_day_when_the_real_end_does(
+    app: Circles,
+) -> None:
+    # Beirut's clocks go forward at midnight into 2027-03-28 (EET +02 to EEST +03). 23:00
+    # EET for 210 minutes is 21:00-00:30 UTC: it ends at 03:30 EEST on the next UTC day,
+    # which the wall clock (02:30 EEST, 23:30 UTC) would not reach.
+    beirut = make_group(app, timezone="Asia/Beirut", currency="USD")
+    (late,) = plan(
+        app, beirut, first_date="2027-03-27", start_time="23:00", duration_minutes=210, count=1
+    )
+    assert app.get_session(late).ends_at.isoformat() == "2027-03-28T03:30:00+03:00"
+    other = make_group(app, name="Dawn", timezone="Asia/Beirut", facilitator_ids=["t-bo"])
+    with pytest.raises(OverlapError) as caught:
+        plan(app, other, first_date="2027-03-28", start_time="03:00", count=1)
+    assert caught.value.colliding_session_id == str(late)
+    assert len(plan(app, other, first_date="2027-03-28", start_time="03:30", count=1)) == 1
+
+
 def decode_state(app: Circles, data: bytes) -> dict[str, Any]:
     mapper = app.mapper
     if mapper.cipher:
