@@ -14,10 +14,19 @@ problem area, diagnosis, therapist or other patient, and never ``ATTENDEE``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, Timezone, vDuration
+from icalendar import (
+    Calendar,
+    Event,
+    Timezone,
+    TimezoneDaylight,
+    TimezoneStandard,
+    vDuration,
+)
 
 from projections.calendars import CalendarEntry
 
@@ -36,17 +45,88 @@ def uid(entry: CalendarEntry) -> str:
     return f"{entry.session_id}@{UID_DOMAIN}"
 
 
+# Zone transitions are found by stepping through the range and then bisecting to the
+# second; no modern zone changes offset twice within a step.
+STEP = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class Onset:
+    """A moment the zone's offset, daylight flag or abbreviation changes."""
+
+    at: datetime  # UTC
+    offset_from: timedelta
+    offset_to: timedelta
+    name: str
+    daylight: bool
+
+    @property
+    def local(self) -> datetime:
+        """The onset as RFC 5545 writes it: local time in the offset before the change."""
+        return (self.at + self.offset_from).replace(tzinfo=None)
+
+
+def _state(zone: ZoneInfo, at: datetime) -> tuple[timedelta, str, bool]:
+    local = at.astimezone(zone)
+    return local.utcoffset() or timedelta(0), local.tzname() or "", bool(local.dst())
+
+
+def onsets(tzid: str, start: datetime, end: datetime) -> list[Onset]:
+    """The zone's state at ``start`` (as an onset there) and every change before ``end``."""
+    zone = ZoneInfo(tzid)
+    offset, name, daylight = _state(zone, start)
+    found = [Onset(start, offset, offset, name, daylight)]
+    at = start
+    while at < end:
+        step = min(at + STEP, end)
+        if _state(zone, step) != _state(zone, at):
+            lo, hi = at, step  # the change happens in (lo, hi]
+            while hi - lo > timedelta(seconds=1):
+                mid = lo + (hi - lo) / 2
+                if _state(zone, mid) == _state(zone, lo):
+                    lo = mid
+                else:
+                    hi = mid
+            before, (offset, name, daylight) = _state(zone, lo)[0], _state(zone, hi)
+            found.append(Onset(hi, before, offset, name, daylight))
+        at = step
+    return found
+
+
 @lru_cache(maxsize=256)
 def vtimezone(tzid: str, first_year: int, last_year: int) -> Timezone:
     """The zone's observances from 1 January of ``first_year`` to the end of ``last_year``.
 
-    Narrowed to whole years of the feed's sessions (small, and cacheable): a generated
-    VTIMEZONE lists each transition in its range. Cached because generating one walks the
-    zone's offsets; the component is shared and never modified.
+    Narrowed to whole years of the feed's sessions (small, and cacheable). Each observance
+    (same offsets, abbreviation and daylight flag) has its first onset as ``DTSTART`` *and*
+    every onset, the first included, as ``RDATE``. icalendar's own ``Timezone.from_tzid``
+    leaves the first onset out of the ``RDATE``s, and ical.js (Thunderbird, many web
+    calendars) then skips the first year's onsets: a feed across a year end showed the
+    first autumn's sessions an hour off. The first observance starts at 1 January
+    00:00 local with no change (``TZOFFSETFROM`` = ``TZOFFSETTO``), so every session of
+    the range falls after an onset. No ``COMMENT``: RFC 5545 does not allow one on a
+    VTIMEZONE, and libical's restriction check refuses it.
     """
-    return Timezone.from_tzid(
-        tzid, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1)
-    )
+    zone = ZoneInfo(tzid)
+    start = datetime(first_year, 1, 1, tzinfo=zone).astimezone(UTC)
+    end = datetime(last_year + 1, 1, 1, tzinfo=zone).astimezone(UTC)
+    groups: dict[tuple[timedelta, timedelta, str, bool], list[Onset]] = {}
+    for onset in onsets(tzid, start, end):
+        key = (onset.offset_from, onset.offset_to, onset.name, onset.daylight)
+        groups.setdefault(key, []).append(onset)
+    timezone = Timezone()
+    timezone.add("TZID", tzid)
+    for group in sorted(groups.values(), key=lambda g: g[0].at):
+        first = group[0]
+        observance = TimezoneDaylight() if first.daylight else TimezoneStandard()
+        observance.add("DTSTART", first.local)
+        for onset in group:
+            observance.add("RDATE", onset.local)
+        observance.add("TZNAME", first.name)
+        observance.add("TZOFFSETFROM", first.offset_from)
+        observance.add("TZOFFSETTO", first.offset_to)
+        timezone.add_component(observance)
+    return timezone
 
 
 def _location(entry: CalendarEntry) -> str | None:
@@ -96,7 +176,6 @@ def _frame(name: str) -> tuple[bytes, bytes]:
     calendar.add("PRODID", PRODID)
     calendar.add("VERSION", "2.0")
     calendar.add("CALSCALE", "GREGORIAN")
-    calendar.add("METHOD", "PUBLISH")
     calendar.add("X-WR-CALNAME", name)
     calendar.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
     calendar.add("X-PUBLISHED-TTL", vDuration(REFRESH))

@@ -2,7 +2,9 @@
 
 PostgreSQL tests use a schema of their own, dropped afterwards. Without a server they
 skip, saying why; with ``CIRCLES_REQUIRE_POSTGRES=1`` (set by ``.ci/run``) that skip is a
-failure instead.
+failure instead. Tests that need another tool (libical, ical.js, a browser) use
+:func:`skip_or_fail` the same way: ``CIRCLES_REQUIRE_ALL=1`` (also set by ``.ci/run``) turns
+every such skip, PostgreSQL's included, into a failure.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -20,6 +23,17 @@ from domain.application import Circles
 from projections.store import StoreSettings
 
 PG_URL = os.environ.get("CIRCLES_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE_ALL = "CIRCLES_REQUIRE_ALL"
+
+
+def skip_or_fail(reason: str, *flags: str) -> NoReturn:
+    """Skip a test whose tool is missing, saying why — or fail it where the tool must be
+    there: when ``CIRCLES_REQUIRE_ALL`` or one of ``flags`` (environment variables) is ``1``.
+    CI sets them, so a test that needs a tool can never pass there by being skipped."""
+    for flag in (*flags, REQUIRE_ALL):
+        if os.environ.get(flag) == "1":
+            pytest.fail(f"{flag}=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 def _postgres_or_skip() -> StoreSettings:
@@ -29,10 +43,8 @@ def _postgres_or_skip() -> StoreSettings:
     try:
         psycopg.connect(settings.pg_conninfo, connect_timeout=3).close()
     except psycopg.OperationalError as error:
-        reason = f"PostgreSQL is not reachable at {PG_URL}: {error}".strip()
-        if os.environ.get("CIRCLES_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"CIRCLES_REQUIRE_POSTGRES=1 but {reason}")
-        pytest.skip(reason)
+        skip_or_fail(f"PostgreSQL is not reachable at {PG_URL}: {error}".strip(),
+                     "CIRCLES_REQUIRE_POSTGRES")  # fmt: skip
     return settings
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Timezone, vDuration
+from icalendar import Calendar, vDuration
 
 from projections.calendars import CalendarEntry
 from service import ical
@@ -31,7 +31,7 @@ def reference(entries: list[CalendarEntry], name: str) -> bytes:
     calendar = Calendar()
     for prop, value in (
         ("PRODID", ical.PRODID), ("VERSION", "2.0"), ("CALSCALE", "GREGORIAN"),
-        ("METHOD", "PUBLISH"), ("X-WR-CALNAME", name),
+        ("X-WR-CALNAME", name),
     ):  # fmt: skip
         calendar.add(prop, value)
     calendar.add("REFRESH-INTERVAL", ical.REFRESH, parameters={"VALUE": "DURATION"})
@@ -40,13 +40,7 @@ def reference(entries: list[CalendarEntry], name: str) -> bytes:
     for e in entries:
         years.setdefault(e.timezone, []).extend([e.starts_at.year, e.ends_at.year])
     for tzid in sorted(years):
-        calendar.add_component(
-            Timezone.from_tzid(
-                tzid,
-                first_date=datetime(min(years[tzid]), 1, 1).date(),
-                last_date=datetime(max(years[tzid]) + 1, 1, 1).date(),
-            )
-        )
+        calendar.add_component(ical.vtimezone(tzid, min(years[tzid]), max(years[tzid])))
     for e in sorted(entries, key=lambda e: e.starts_at):
         calendar.add_component(ical._event(e))
     body: bytes = calendar.to_ical()
