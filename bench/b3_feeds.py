@@ -187,7 +187,7 @@ def main() -> None:
                 assert client.call("GET", feed, headers=cond)[0] == 304
 
             def elsewhere() -> None:  # an event no feed shows: moves the store's head
-                client.staff("POST", "/therapists/t-elsewhere/feed-tokens")
+                client.staff("POST", "/therapists/t-bench/feed-tokens")
 
             kinds = {"healthz": healthz, "feed": full, "304": not_modified, "miss": full}
             for fn in kinds.values():  # warm-up

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 from enum import Enum
+from typing import Protocol
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -29,6 +30,17 @@ class SubjectKind(Enum):
     PATIENT = "patient"
     THERAPIST = "therapist"
     INVITATION = "invitation"
+
+
+class FeedSubjects(Protocol):
+    """Whom a person's feed can be issued for: the read side answers (the directory view),
+    the domain decides. A patient needs an enrollment in some group, in any state
+    (waitlisted, seated, withdrawn, completed); a therapist must facilitate some group, in
+    any state. Anyone else is almost surely a mistyped id, and their link would stay empty."""
+
+    def patient_has_enrollment(self, patient_id: str) -> bool: ...
+
+    def therapist_facilitates_a_group(self, therapist_id: str) -> bool: ...
 
 
 def new_token() -> str:

@@ -31,8 +31,11 @@ DDL = [
         ended_at {instant}, primary_area TEXT, seq {bigint} NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS view_enrollments_group ON view_enrollments (group_id, seq)",
     "CREATE INDEX IF NOT EXISTS view_enrollments_patient ON view_enrollments (patient_id)",
+    """CREATE TABLE IF NOT EXISTS view_group_facilitators (
+        therapist_id TEXT NOT NULL, group_id TEXT NOT NULL,
+        PRIMARY KEY (therapist_id, group_id))""",
 ]
-TABLES = ["view_groups", "view_enrollments"]
+TABLES = ["view_groups", "view_enrollments", "view_group_facilitators"]
 
 
 def _group_created(tx: Tx, nid: int, e: Any) -> None:
@@ -44,6 +47,10 @@ def _group_created(tx: Tx, nid: int, e: Any) -> None:
             0, 0, 0, tx.dialect.instant(timestamp(e)), nid,
         ),
     )  # fmt: skip
+    tx.executemany(
+        "INSERT INTO view_group_facilitators VALUES (?,?)",
+        [(t, str(e.originator_id)) for t in e.facilitator_ids],
+    )
 
 
 def _set(column: str, value: Any) -> Any:
@@ -248,6 +255,23 @@ class DirectoryView:
         with self.db.read() as tx:
             row = tx.one(ENROLLMENT_SQL + " WHERE e.enrollment_id = ?", (str(enrollment_id),))
         return None if row is None else self._enrollment(row)
+
+    def patient_has_enrollment(self, patient_id: str) -> bool:
+        """Whether the patient was ever enrolled or waitlisted in any group."""
+        with self.db.read() as tx:
+            row = tx.one(
+                "SELECT 1 FROM view_enrollments WHERE patient_id = ? LIMIT 1", (patient_id,)
+            )
+        return row is not None
+
+    def therapist_facilitates_a_group(self, therapist_id: str) -> bool:
+        """Whether the therapist is a facilitator of any group, whatever its state."""
+        with self.db.read() as tx:
+            row = tx.one(
+                "SELECT 1 FROM view_group_facilitators WHERE therapist_id = ? LIMIT 1",
+                (therapist_id,),
+            )
+        return row is not None
 
     def enrollments_for_patient(self, patient_id: str) -> list[EnrollmentSummary]:
         with self.db.read() as tx:

@@ -9,20 +9,38 @@ process's writes at once and by other processes' writes through LISTEN/NOTIFY (s
 the notification latency plus one query; see :mod:`service.head`), with no query per
 request. Any new event anywhere, or a new day (the window moves), renders again; a revoked
 token is an event, so it is never served from the cache.
+
+**Compression.** A client that accepts gzip gets the body gzipped (compressed once per
+rendered body, deterministically: no timestamp in the gzip header), with its own strong
+ETag (``"<hash>-gz"``: a content-coding is a different representation, RFC 9110 §8.8.3),
+and every answer says ``Vary: Accept-Encoding`` so a shared cache keeps the two apart.
+``If-None-Match`` is compared with the ETag of the representation this request would get.
+
+**Last-Modified.** The second this process first rendered the body it serves, kept while
+re-renders give the same body. A body that changes within the second its predecessor was
+dated carries that same date but is not *validated* by it: ``If-Modified-Since`` gives
+``304`` only for a body whose date no other body of this feed has shared in this process
+(a re-render of the same body in a later second re-dates it and settles that). Dates are
+per process, so after a restart, or from another worker, a client may get one full ``200``
+more than needed; ``If-None-Match`` (preferred: it is exact, and when sent the date is
+ignored, RFC 9110 §13.1.3) has no such cost.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
 from flask import Response, current_app, request
+from werkzeug.http import http_date
 
 from domain.tokens import FeedToken, SubjectKind, digest
 from projections.calendars import ENDED_INVITATION, CalendarEntry, InvitationEntry
@@ -33,6 +51,7 @@ from service.errors import ApiError
 
 CALENDAR = "text/calendar; charset=utf-8"
 CACHE_SIZE = 2048
+GZIP_LEVEL = 9  # once per rendered body; a 9 kB feed takes well under a millisecond
 NOT_FOUND = "There is no calendar at this address."
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
@@ -44,6 +63,16 @@ class RenderedFeed:
     head: Hashable  # service.head.StoreHead.token() before rendering
     day: date
     expires: datetime | None  # after this instant the address stops working (404)
+    last_modified: datetime  # UTC, whole seconds
+    dated_exactly: bool = True  # no other body of this feed had this date (If-Modified-Since)
+
+    @cached_property
+    def gzipped(self) -> bytes:
+        return gzip.compress(self.body, compresslevel=GZIP_LEVEL, mtime=0)
+
+    @property
+    def gzip_etag(self) -> str:
+        return self.etag[:-1] + '-gz"'
 
 
 class FeedCache:
@@ -135,25 +164,55 @@ def _matches(header: str | None, etag: str) -> bool:
     return False
 
 
+def wants_gzip() -> bool:
+    """Whether the client accepts gzip (``Accept-Encoding``; ``q=0`` refuses, ``*`` accepts)."""
+    return request.accept_encodings["gzip"] > 0
+
+
+def _not_modified(feed: RenderedFeed, etag: str) -> bool:
+    if "If-None-Match" in request.headers:  # then If-Modified-Since is ignored (RFC 9110)
+        return _matches(request.headers.get("If-None-Match"), etag)
+    since = request.if_modified_since  # None when absent or not an HTTP-date
+    return since is not None and feed.dated_exactly and feed.last_modified <= since
+
+
 def respond(feed: RenderedFeed) -> Response:
+    gzipped = wants_gzip()
+    etag = feed.gzip_etag if gzipped else feed.etag
     headers = {
-        "ETag": feed.etag,
+        "ETag": etag,
+        "Last-Modified": http_date(feed.last_modified),
+        "Vary": "Accept-Encoding",
         "Cache-Control": "private, no-cache",
         "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff",
     }
-    if _matches(request.headers.get("If-None-Match"), feed.etag):
+    if _not_modified(feed, etag):
         return Response(status=304, headers=headers)
-    response = Response(feed.body, status=200, headers=headers)
+    response = Response(feed.gzipped if gzipped else feed.body, status=200, headers=headers)
     response.headers["Content-Type"] = CALENDAR
     response.headers["Content-Disposition"] = 'inline; filename="sessions.ics"'
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
     return response
+
+
+def dated(previous: RenderedFeed | None, etag: str, now: datetime) -> tuple[datetime, bool]:
+    """The Last-Modified of a newly rendered body, and whether it dates that body alone."""
+    second = now.astimezone(UTC).replace(microsecond=0)
+    if previous is None:
+        return second, True
+    if previous.etag == etag and (previous.dated_exactly or previous.last_modified == second):
+        return previous.last_modified, previous.dated_exactly
+    if previous.etag != etag and previous.last_modified >= second:
+        return second, False  # two bodies within one second: the date cannot tell them apart
+    return second, True
 
 
 # --- building ------------------------------------------------------------------------------------
 
 
-def _views() -> Projector:
+def views() -> Projector:
     projector: Projector = services().require_reads().fresh()
     return projector
 
@@ -185,7 +244,9 @@ def serve(key: Any, build: Callable[[datetime], tuple[bytes, datetime | None] | 
         feeds.drop(key)
         raise not_found()
     body, expires = built
-    feed = RenderedFeed(body, etag_of(body), head, today, expires)
+    etag = etag_of(body)
+    last_modified, exact = dated(cached, etag, now)
+    feed = RenderedFeed(body, etag, head, today, expires, last_modified, exact)
     feeds.put(key, feed)
     return respond(feed)
 
@@ -198,7 +259,7 @@ def person_feed(token: FeedToken, now: datetime) -> bytes:
     """A patient's sessions while enrolled (withdrawal drops the later ones), or a
     therapist's sessions, within the window."""
     since, until = ical.window(now)
-    calendars = _views().calendars
+    calendars = views().calendars
     rows: list[CalendarEntry]
     if token.subject_kind is SubjectKind.PATIENT:
         rows = calendars.sessions_for_patient(token.subject_id, since=since, until=until)
@@ -213,7 +274,7 @@ def invitation_entry(token: FeedToken, now: datetime) -> InvitationEntry | None:
     updates instead of going stale."""
     if token.subject_kind is not SubjectKind.INVITATION:
         return None
-    found: InvitationEntry | None = _views().calendars.session_for_invitation(token.subject_id)
+    found: InvitationEntry | None = views().calendars.session_for_invitation(token.subject_id)
     if found is None or (found.status in ENDED_INVITATION and now >= found.session.ends_at):
         return None
     return found
@@ -225,4 +286,4 @@ def invitation_expiry(found: InvitationEntry) -> datetime | None:
 
 def group_feed(group_id: Any, now: datetime) -> bytes:
     since, until = ical.window(now)
-    return ical.render(_views().calendars.sessions_for_group(group_id, since=since, until=until))
+    return ical.render(views().calendars.sessions_for_group(group_id, since=since, until=until))

@@ -25,7 +25,7 @@ _ID_DOCS = {
 # Capability tokens: 256 random bits as 43 url-safe base64 characters.
 _PATTERNS = {"token": (r"^[A-Za-z0-9_-]{43}$", "A private feed or invitation token")}
 _DESCRIPTIONS = {
-    304: "Not modified since the ETag sent in If-None-Match",
+    304: "Not modified since the ETag sent in If-None-Match (or the If-Modified-Since date)",
     400: "Malformed request (JSON, headers)",
     401: "No API key, or not a valid one",
     403: "This key's role may not do this",

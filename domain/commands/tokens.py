@@ -9,10 +9,11 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
 from domain.commands.base import CirclesBase, retrying, text
-from domain.errors import InvalidInputError
+from domain.errors import InvalidInputError, NotFoundError
 from domain.invitation import Invitation
 from domain.tokens import (
     FeedSubject,
+    FeedSubjects,
     FeedToken,
     SubjectKind,
     digest,
@@ -54,15 +55,36 @@ class TokenCommands(CirclesBase):
         return IssuedToken(plain, token), changed
 
     @retrying
-    def issue_feed_token(self, kind: Any, subject_id: Any, actor: str) -> IssuedToken:
-        """A patient's or therapist's feed token; their previous one stops working."""
+    def issue_feed_token(
+        self, kind: Any, subject_id: Any, actor: str, subjects: FeedSubjects
+    ) -> IssuedToken:
+        """A patient's or therapist's feed token; their previous one stops working.
+
+        Refused (not found) for a patient never enrolled or waitlisted in any group, and a
+        therapist who facilitates no group: a typo would hand out a link that stays empty.
+        """
         kind = parse_enum(SubjectKind, kind, "subject_kind")
         if kind is SubjectKind.INVITATION:
             raise InvalidInputError(
                 "invitation links are issued when the invitation is sent", field="subject_kind"
             )
         field = f"{kind.value}_id"
-        issued, changed = self._prepare_token(kind, text(subject_id, field, 100), actor)
+        subject = text(subject_id, field, 100)
+        if kind is SubjectKind.PATIENT and not subjects.patient_has_enrollment(subject):
+            raise NotFoundError(
+                f"patient {subject!r} has never been enrolled or waitlisted in any group: "
+                "check the id (a feed for them would stay empty)",
+                reason="never-enrolled",
+                patient_id=subject,
+            )
+        if kind is SubjectKind.THERAPIST and not subjects.therapist_facilitates_a_group(subject):
+            raise NotFoundError(
+                f"therapist {subject!r} facilitates no group: check the id (a feed for them "
+                "would stay empty until they are a group's facilitator)",
+                reason="facilitates-no-group",
+                therapist_id=subject,
+            )
+        issued, changed = self._prepare_token(kind, subject, actor)
         self.save(*changed)
         return issued
 

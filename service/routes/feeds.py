@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response
 
 from domain.commands.tokens import IssuedToken
-from domain.tokens import FeedToken, SubjectKind
+from domain.tokens import FeedSubjects, FeedToken, SubjectKind
 from projections.calendars import InvitationEntry
 from service import feeds, ical
 from service.context import circles
@@ -49,8 +49,15 @@ def _issued(issued: IssuedToken) -> Reply:
 
 ISSUE_DESCRIPTION = (
     "Issuing again for the same person revokes their previous token (rotation). The token "
-    "is shown once: only its SHA-256 is stored."
+    "is shown once: only its SHA-256 is stored. 404 (reason `never-enrolled` or "
+    "`facilitates-no-group`) for a patient never enrolled or waitlisted in any group, or a "
+    "therapist who facilitates no group: most likely a mistyped id."
 )
+
+
+def _subjects() -> FeedSubjects:
+    directory: FeedSubjects = feeds.views().directory
+    return directory
 
 
 @bp.post("/patients/<patient_id>/feed-tokens")
@@ -63,9 +70,12 @@ ISSUE_DESCRIPTION = (
     response=fs.FeedTokenIssued(),
     status=201,
     secret=SECRET,
+    errors=[404],
 )
 def issue_patient_token(call: Call, patient_id: str) -> Reply:
-    return _issued(circles().issue_feed_token(SubjectKind.PATIENT, patient_id, call.actor))
+    return _issued(
+        circles().issue_feed_token(SubjectKind.PATIENT, patient_id, call.actor, _subjects())
+    )
 
 
 @bp.post("/therapists/<therapist_id>/feed-tokens")
@@ -78,9 +88,12 @@ def issue_patient_token(call: Call, patient_id: str) -> Reply:
     response=fs.FeedTokenIssued(),
     status=201,
     secret=SECRET,
+    errors=[404],
 )
 def issue_therapist_token(call: Call, therapist_id: str) -> Reply:
-    return _issued(circles().issue_feed_token(SubjectKind.THERAPIST, therapist_id, call.actor))
+    return _issued(
+        circles().issue_feed_token(SubjectKind.THERAPIST, therapist_id, call.actor, _subjects())
+    )
 
 
 @bp.delete("/feed-tokens/<token_id>")
@@ -97,7 +110,11 @@ def revoke_token(call: Call, token_id: str) -> FeedToken:
 
 # --- feeds -------------------------------------------------------------------------------------
 
-FEED_DESCRIPTION = "RFC 5545. Strong ETag; send it back as If-None-Match for a 304."
+FEED_DESCRIPTION = (
+    "RFC 5545. Gzipped when Accept-Encoding allows it (Vary: Accept-Encoding). Strong ETag "
+    "per representation: send it back as If-None-Match for a 304; Last-Modified with "
+    "If-Modified-Since also gives a 304 when nothing changed."
+)
 
 
 def _token(plain: str, kind: SubjectKind) -> FeedToken:

@@ -12,11 +12,11 @@ import psycopg
 import pytest
 
 from domain.application import Circles
-from domain.tokens import SubjectKind
 from projections.store import StoreSettings
 from service import create_app, head
 from service.head import StoreHead
 from tests.conftest import Clock
+from tests.domain.helpers import make_group
 from tests.feeds.test_feeds import issue, path_of
 from tests.service.conftest import ROLE_KEYS, Api
 
@@ -207,7 +207,7 @@ def test_sqlite_asks_the_store_on_every_request(tmp_path: Path) -> None:
     try:
         watcher = head_of(Api(flask_app, flask_app.test_client(), Clock()))
         before = watcher.token()
-        other.issue_feed_token(SubjectKind.PATIENT, "p-1", "test")  # another process's write
+        make_group(other)  # another process's write
         assert watcher.token() != before and not watcher.live
     finally:
         other.close()
