@@ -133,16 +133,31 @@ def _location(entry: CalendarEntry) -> str | None:
     return entry.room_id or entry.video_url
 
 
+def ambiguous(moment: datetime) -> bool:
+    """Whether the local time names two instants (the hour repeated when clocks go back)."""
+    return moment.replace(fold=1 - moment.fold).utcoffset() != moment.utcoffset()
+
+
+def _times(entry: CalendarEntry) -> tuple[datetime, datetime]:
+    """Local times with the zone's TZID, or both in UTC if either is in a repeated hour:
+    RFC 5545 reads an ambiguous local time as its first occurrence, so a session at 01:10
+    after the clocks went back would be read an hour early by every client."""
+    if ambiguous(entry.starts_at) or ambiguous(entry.ends_at):
+        return entry.starts_at.astimezone(UTC), entry.ends_at.astimezone(UTC)
+    return entry.starts_at, entry.ends_at
+
+
 def _event(entry: CalendarEntry) -> Event:
     cancelled = entry.status == "cancelled"
     changed = entry.last_modified.astimezone(UTC)
+    starts, ends = _times(entry)
     event = Event()
     event.add("UID", uid(entry))
     event.add("DTSTAMP", changed)
     event.add("LAST-MODIFIED", changed)
     event.add("SEQUENCE", entry.sequence)
-    event.add("DTSTART", entry.starts_at)
-    event.add("DTEND", entry.ends_at)
+    event.add("DTSTART", starts)
+    event.add("DTEND", ends)
     event.add("SUMMARY", (CANCELLED_PREFIX if cancelled else "") + SUMMARY)
     event.add("STATUS", "CANCELLED" if cancelled else "CONFIRMED")
     location = _location(entry)

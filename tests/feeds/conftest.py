@@ -147,7 +147,12 @@ def parse(body: bytes) -> Parsed:
     forget_vobject_zones()
     vcal = vobject.readOne(text, validate=True)
     assert vcal.validate(raiseException=True)
-    used = {str(e["DTSTART"].params.get("TZID")) for e in calendar.walk("VEVENT")}
+    used = {
+        str(e[name].params["TZID"])
+        for e in calendar.walk("VEVENT")
+        for name in ("DTSTART", "DTEND")
+        if "TZID" in e[name].params
+    }
     assert used <= {str(z["TZID"]) for z in calendar.walk("VTIMEZONE")}
     for event in calendar.walk("VEVENT"):
         assert "ATTENDEE" not in event and "ORGANIZER" not in event

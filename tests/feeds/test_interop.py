@@ -177,3 +177,38 @@ def test_a_therapist_feed_from_october_into_january_reads_the_same_instants_in_i
     assert icaljs_instants(body) == want
     assert libical(body)["events"] == want
     assert read_by_python_parsers(body) == want
+
+
+REPEATED_HOURS = [  # local times that occur twice, the second time (fold=1), and the first
+    ("America/New_York", datetime(2027, 11, 7, 1, 10)),
+    ("Europe/Berlin", datetime(2026, 10, 25, 2, 30)),
+    ("Australia/Sydney", datetime(2027, 4, 4, 2, 15)),
+    ("America/Santiago", datetime(2027, 4, 3, 23, 20)),
+]
+
+
+@pytest.mark.parametrize(("tzid", "local"), REPEATED_HOURS, ids=[z for z, _ in REPEATED_HOURS])
+def test_a_session_in_the_repeated_hour_is_read_at_its_own_instant_by_every_parser(
+    tzid: str, local: datetime
+) -> None:
+    zone = ZoneInfo(tzid)
+    second = local.replace(tzinfo=zone, fold=1)
+    first = local.replace(tzinfo=zone, fold=0)
+    assert second.utcoffset() != first.utcoffset()  # really a repeated hour
+
+    def after(start: datetime, minutes: int) -> datetime:  # in absolute time
+        return (start.astimezone(UTC) + timedelta(minutes=minutes)).astimezone(zone)
+
+    entries = [
+        entry(1, tzid, local, starts_at=second, ends_at=after(second, 90)),
+        entry(2, tzid, local, starts_at=first, ends_at=after(first, 30)),
+        entry(3, tzid, local + timedelta(days=2)),  # an ordinary one: written in local time
+    ]
+    body = ical.render(entries)
+    want = expected(entries)
+    assert icaljs_instants(body) == want
+    assert libical(body)["events"] == want
+    assert read_by_python_parsers(body) == want
+    events = {str(e["UID"]): e for e in parse(body).events}
+    assert "TZID" not in events[ical.uid(entries[0])]["DTSTART"].params  # written in UTC
+    assert str(events[ical.uid(entries[2])]["DTSTART"].params["TZID"]) == tzid
