@@ -9,6 +9,7 @@ from datetime import timedelta
 from werkzeug.http import http_date
 
 from tests.feeds.test_feeds import PATIENT, clinic, fetch, issue
+from tests.rebuilt import assert_views_equal_a_rebuild
 from tests.service.conftest import Api, problem
 
 GZIP = {"Accept-Encoding": "gzip, deflate, br"}
@@ -135,3 +136,7 @@ def test_a_feed_token_for_a_patient_never_enrolled_anywhere_is_refused_naming_th
     # A therapist's id is not a patient's.
     problem(api.post("/patients/t-new/feed-tokens"), 404)
     problem(api.post("/therapists/p-seated/feed-tokens"), 404)
+    services = api.app.extensions["circles"]
+    views = services.require_reads().fresh()
+    assert views.directory.therapist_facilitates_a_group("t-new")
+    assert_views_equal_a_rebuild(services.circles, views, services.settings)
