@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -12,6 +13,14 @@ from domain.values import AttendanceStatus, EnrollmentStatus, ProblemArea, insta
 
 NO_SHOWS_FOR_RISK = 2
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://circles.invalid/enrollment")
+
+
+def two_no_shows_in_a_row(statuses: Iterable[AttendanceStatus]) -> bool:
+    """The at-risk rule (SPEC §2): of a patient's recorded sessions in one group, in session
+    order, the last two were both no-shows. Excused and late cancellations are not no-shows:
+    the patient told the clinic. Every view that shows the flag asks this function."""
+    recent = list(statuses)[-NO_SHOWS_FOR_RISK:]
+    return len(recent) == NO_SHOWS_FOR_RISK and all(s is AttendanceStatus.ABSENT for s in recent)
 
 
 def enrollment_id(group_id: UUID, patient_id: str) -> UUID:
@@ -66,10 +75,7 @@ class Enrollment(Aggregate):
     def at_risk(self) -> bool:
         """Two no-shows in a row: the last two recorded sessions were both missed."""
         ordered = sorted(self.attendance.values(), key=lambda pair: instant(pair[0]))
-        recent = [status for _, status in ordered[-NO_SHOWS_FOR_RISK:]]
-        return len(recent) == NO_SHOWS_FOR_RISK and all(
-            s is AttendanceStatus.ABSENT for s in recent
-        )
+        return two_no_shows_in_a_row(status for _, status in ordered)
 
     def record_intake(self, primary_area: ProblemArea, inventory_done: bool, actor: str) -> None:
         if not self.is_active:
@@ -141,3 +147,13 @@ class Enrollment(Aggregate):
         self, session_id: UUID, session_start: datetime, status: AttendanceStatus, actor: str
     ) -> None:
         self.attendance = {**self.attendance, str(session_id): (session_start, status)}
+
+    def forget_attendance(self, session_id: UUID, actor: str) -> None:
+        """The clinic cancelled the session: what the patient said about it (an advance
+        cancellation) no longer counts in their record."""
+        if str(session_id) in self.attendance:
+            self._attendance_forgotten(session_id=session_id, actor=actor)
+
+    @event("AttendanceForgotten")
+    def _attendance_forgotten(self, session_id: UUID, actor: str) -> None:
+        self.attendance = {k: v for k, v in self.attendance.items() if k != str(session_id)}

@@ -7,10 +7,25 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import CapacityError, InvalidInputError, WrongStateError
+from domain.errors import CapacityError, DuplicateError, InvalidInputError, WrongStateError
 from domain.values import AttendanceStatus, SessionKind, SessionStatus, add_elapsed, instant
 
 GUEST_STATUSES = (AttendanceStatus.PRESENT, AttendanceStatus.LATE, AttendanceStatus.ABSENT)
+
+
+def advance_cancellation_status(
+    told_at: datetime, starts_at: datetime, window_hours: int
+) -> AttendanceStatus:
+    """A patient who cancels at least ``window_hours`` before the session is excused; one
+    who cancels later (inside the window) is a late cancellation, which is charged.
+
+    Measured in absolute time: on a night the clocks change, 24 hours before 18:00 is
+    not 18:00 the day before on the wall clock.
+    """
+    notice = instant(starts_at) - instant(told_at)
+    if notice < timedelta(hours=window_hours):
+        return AttendanceStatus.LATE_CANCEL
+    return AttendanceStatus.EXCUSED
 
 
 class TherapySession(Aggregate):
@@ -41,6 +56,8 @@ class TherapySession(Aggregate):
         self.sequence = 0
         self.attendance: dict[str, AttendanceStatus] = {}
         self.guest_attendance: dict[str, AttendanceStatus] = {}
+        # patient id -> (when the clinic was told, excused or late_cancel)
+        self.cancellations: dict[str, tuple[datetime, AttendanceStatus]] = {}
         self.invitation_ids: list[UUID] = []
 
     @property
@@ -100,6 +117,8 @@ class TherapySession(Aggregate):
         self.status = SessionStatus.CANCELLED
         self.sequence += 1
         self.invitation_ids = []
+        # Nobody is excused from a session that does not take place.
+        self.cancellations = {}
 
     # --- attendance ---------------------------------------------------------------------------
 
@@ -111,11 +130,65 @@ class TherapySession(Aggregate):
                 f"(it starts {self.starts_at.isoformat()})"
             )
 
+    def status_of(self, patient_id: str) -> AttendanceStatus | None:
+        """What counts for the patient: attendance recorded at or after the session, else
+        their advance cancellation, else nothing yet."""
+        found = self.attendance.get(patient_id)
+        if found is None and patient_id in self.cancellations:
+            found = self.cancellations[patient_id][1]
+        return found
+
+    @property
+    def attendance_by_patient(self) -> dict[str, AttendanceStatus]:
+        """Every patient with a status, recorded or from an advance cancellation."""
+        ahead = {p: status for p, (_, status) in self.cancellations.items()}
+        return {**ahead, **self.attendance}
+
+    def record_cancellation(
+        self,
+        patient_id: str,
+        told_at: datetime,
+        window_hours: int,
+        now: datetime,
+        actor: str,
+    ) -> AttendanceStatus:
+        """The patient cancels ahead; returns excused or late_cancel (see
+        ``advance_cancellation_status``)."""
+        self.require_scheduled("record a cancellation")
+        if instant(now) >= instant(self.starts_at):
+            raise WrongStateError(
+                f"session {self.label()} has started; an advance cancellation is recorded "
+                "before it — record its attendance instead"
+            )
+        if instant(told_at) > instant(now):
+            raise InvalidInputError(
+                "told_at is in the future; record a cancellation once the patient has called",
+                field="told_at",
+            )
+        if patient_id in self.cancellations:
+            told, status = self.cancellations[patient_id]
+            raise DuplicateError(
+                f"patient {patient_id} already cancelled session {self.label()} "
+                f"(told at {told.isoformat()}, {status.value})"
+            )
+        status = advance_cancellation_status(told_at, self.starts_at, window_hours)
+        self._cancellation_recorded(
+            patient_id=patient_id, told_at=told_at, status=status, actor=actor
+        )
+        return status
+
+    @event("AdvanceCancellationRecorded")
+    def _cancellation_recorded(
+        self, patient_id: str, told_at: datetime, status: AttendanceStatus, actor: str
+    ) -> None:
+        self.cancellations = {**self.cancellations, patient_id: (told_at, status)}
+
     def record_attendance(
         self, patient_id: str, status: AttendanceStatus, actor: str
     ) -> AttendanceStatus | None:
-        """Set or correct one patient's attendance. Returns the previous status."""
-        previous = self.attendance.get(patient_id)
+        """Set or correct one patient's attendance (an advance cancellation included).
+        Returns the previous status."""
+        previous = self.status_of(patient_id)
         if previous is not status:
             self._attendance_recorded(
                 patient_id=patient_id, status=status, previous=previous, actor=actor

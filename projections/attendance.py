@@ -1,7 +1,10 @@
 """Attendance: the roster of each session, per-patient rates and the at-risk flag, group rates.
 
-Rate = (present + late) / recorded. At risk = the patient's last two recorded sessions in
-the group, by session start, were both no-shows (the domain's ``Enrollment.at_risk``).
+Rate = (present + late) / recorded. At risk is the domain's rule
+(``domain.enrollment.two_no_shows_in_a_row``) over the patient's recorded sessions in one
+group, by session start; a patient is at risk when any of their groups flags them, a
+group when any of its patients is. An advance cancellation counts as recorded (excused or
+late_cancel) until a correction replaces it; a session the clinic cancels drops it.
 The roster reads the calendars' membership and invitation tables (same database, same
 batch) to list everyone expected, with what was recorded for them.
 """
@@ -14,10 +17,11 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 from uuid import UUID
 
-from domain.enrollment import NO_SHOWS_FOR_RISK
+from domain.enrollment import two_no_shows_in_a_row
 from domain.session import TherapySession
+from domain.values import AttendanceStatus
 from projections.base import Projection, enum_value, ev, timestamp
-from projections.calendars import session_facts
+from projections.calendars import scheduled_in_batch, session_facts
 from projections.db import Tx, ViewDatabase
 
 DDL = [
@@ -29,7 +33,7 @@ DDL = [
     "CREATE INDEX IF NOT EXISTS view_attendance_group ON view_attendance (group_id)",
 ]
 TABLES = ["view_attendance"]
-STATUSES = ("present", "late", "absent", "excused", "late_cancel")
+STATUSES = tuple(s.value for s in AttendanceStatus)
 GUEST_PLACES = ("accepted", "attended", "no_show")
 
 
@@ -38,6 +42,7 @@ def _recorder(kind: str) -> Any:
         session = str(e.originator_id)
         person = e.patient_id if kind == "patient" else str(e.invitation_id)
         group_id, _, starts_at, _, _ = session_facts(tx, session)
+        tx.cache[("attendance rows", session)] = True
         tx.execute(
             "INSERT INTO view_attendance VALUES (?,?,?,?,?,?,?) ON CONFLICT (session_id, kind,"
             " person_id) DO UPDATE SET status=excluded.status, recorded_at=excluded.recorded_at",
@@ -50,6 +55,14 @@ def _recorder(kind: str) -> Any:
     return handle
 
 
+def _session_cancelled(tx: Tx, nid: int, e: Any) -> None:
+    """The session does not take place: advance cancellations for it no longer count."""
+    session = str(e.originator_id)
+    if scheduled_in_batch(tx, session) and ("attendance rows", session) not in tx.cache:
+        return  # scheduled in this batch and nothing recorded for it since: no rows
+    tx.execute("DELETE FROM view_attendance WHERE session_id = ? AND kind = 'patient'", (session,))
+
+
 def projection() -> Projection:
     return Projection(
         "attendance",
@@ -57,7 +70,9 @@ def projection() -> Projection:
         TABLES,
         {
             ev(TherapySession, "AttendanceRecorded"): _recorder("patient"),
+            ev(TherapySession, "AdvanceCancellationRecorded"): _recorder("patient"),
             ev(TherapySession, "GuestAttendanceRecorded"): _recorder("guest"),
+            ev(TherapySession, "Cancelled"): _session_cancelled,
         },
     )
 
@@ -104,26 +119,44 @@ class Rate:
         )
 
 
+def combined(rates: list[Rate]) -> Rate:
+    """Counts added up; at risk when any part is (the rule is per group, never across)."""
+    counts = {s: sum(r.counts.get(s, 0) for r in rates) for s in STATUSES}
+    return Rate(counts, any(r.at_risk for r in rates))
+
+
 @dataclass(frozen=True)
 class PatientAttendance:
     patient_id: str
-    overall: Rate
     groups: dict[UUID, Rate] = field(default_factory=dict)
 
     @property
+    def overall(self) -> Rate:
+        return combined(list(self.groups.values()))
+
+    @property
     def at_risk(self) -> bool:
-        return any(r.at_risk for r in self.groups.values())
+        return self.overall.at_risk
 
     @property
     def rate(self) -> Decimal | None:
         return self.overall.rate
 
+    def only(self, group_ids: set[UUID]) -> PatientAttendance:
+        """The same patient seen through some of their groups (a therapist's own)."""
+        return PatientAttendance(
+            self.patient_id, {g: r for g, r in self.groups.items() if g in group_ids}
+        )
+
 
 @dataclass(frozen=True)
 class GroupRates:
     group_id: UUID
-    overall: Rate
     patients: dict[str, Rate]
+
+    @property
+    def overall(self) -> Rate:
+        return combined(list(self.patients.values()))
 
     @property
     def rate(self) -> Decimal | None:
@@ -131,11 +164,10 @@ class GroupRates:
 
 
 def _rate(history: list[tuple[Any, str]]) -> Rate:
-    """``history``: (session start, status) in session order."""
-    recent = [status for _, status in history[-NO_SHOWS_FOR_RISK:]]
-    at_risk = len(recent) == NO_SHOWS_FOR_RISK and all(s == "absent" for s in recent)
-    counts = Counter(status for _, status in history)
-    return Rate({s: counts.get(s, 0) for s in STATUSES}, at_risk)
+    """One patient in one group; ``history``: (session start, status) in session order."""
+    statuses = [AttendanceStatus(status) for _, status in history]
+    counts = Counter(s.value for s in statuses)
+    return Rate({s: counts.get(s, 0) for s in STATUSES}, two_no_shows_in_a_row(statuses))
 
 
 class AttendanceView:
@@ -195,21 +227,15 @@ class AttendanceView:
         return histories
 
     def patient(self, patient_id: str) -> PatientAttendance:
-        """The patient's rate overall and per group, and whether any group flags them."""
+        """The patient's rate per group and overall, and whether any group flags them."""
         histories = self._histories("person_id", patient_id, 0)
-        everything = sorted((h for hs in histories.values() for h in hs), key=lambda h: h[0])
         return PatientAttendance(
-            patient_id,
-            _rate(everything),
-            {UUID(group): _rate(history) for group, history in histories.items()},
+            patient_id, {UUID(group): _rate(history) for group, history in histories.items()}
         )
 
     def group_rates(self, group_id: UUID | str) -> GroupRates:
         histories = self._histories("group_id", str(group_id), 1)
-        everything = [h for hs in histories.values() for h in hs]
-        overall = Rate(_rate(everything).counts, False)
         return GroupRates(
             UUID(str(group_id)),
-            overall,
             {patient: _rate(history) for patient, history in sorted(histories.items())},
         )

@@ -184,7 +184,7 @@ def _session_cancelled(tx: Tx, nid: int, e: Any) -> None:
     if scheduled_in_batch(tx, sid) and ("session lines", sid) not in tx.cache:
         return  # all its rows were written in this batch, and no charge line among them
     row = tx.one("SELECT group_id FROM view_cost_lines WHERE session_id=? LIMIT 1", (sid,))
-    if row is not None:  # the domain refuses this today; the rule still holds if it changes
+    if row is not None:  # advance cancellations: the clinic cancelling makes them free
         tx.execute("UPDATE view_cost_lines SET session_cancelled=1 WHERE session_id=?", (sid,))
         _reprice(tx, row[0], "session_id = ?", (sid,))
 
@@ -198,6 +198,9 @@ def projection() -> Projection:
             ev(TherapyGroup, "Created"): _group_created,
             ev(TherapyGroup, "FeesChanged"): _fees_changed,
             ev(TherapySession, "AttendanceRecorded"): _attendance_recorded,
+            # An advance cancellation is charged like the status it became (late_cancel
+            # or excused) until an attendance correction replaces the line.
+            ev(TherapySession, "AdvanceCancellationRecorded"): _attendance_recorded,
             ev(TherapySession, "Cancelled"): _session_cancelled,
         },
     )
@@ -235,21 +238,17 @@ class Totals:
 
 @dataclass(frozen=True)
 class Statement:
+    """A patient's lines over a period and their totals: one per currency, in currency
+    order. Amounts in different currencies are never added together."""
+
     patient_id: str
+    from_date: date | None
+    to_date: date | None
     lines: list[ChargeLine]
-    totals: list[Totals]  # one per currency, in currency order
+    totals: list[Totals]
 
-    @property
-    def total(self) -> Decimal:
-        return sum((t.total for t in self.totals), Decimal(0))
-
-    @property
-    def maintenance_subtotal(self) -> Decimal:
-        return sum((t.maintenance_subtotal for t in self.totals), Decimal(0))
-
-    @property
-    def currency(self) -> str | None:
-        return self.totals[0].currency if len(self.totals) == 1 else None
+    def total_in(self, currency: str) -> Totals | None:
+        return next((t for t in self.totals if t.currency == currency), None)
 
 
 LINE_COLUMNS = (
@@ -361,10 +360,23 @@ class CostsView:
             key=lambda t: (t.key, t.currency),
         )
 
-    def statement(self, patient_id: str) -> Statement:
-        lines = self.lines(patient_id=patient_id)
-        totals = self._query_totals("patient_id", None, None, None, patient_id)
-        return Statement(patient_id, lines, sorted(totals, key=lambda t: t.currency))
+    def currency_totals(
+        self, from_date: date | None = None, to_date: date | None = None, group_id: Any = None
+    ) -> list[Totals]:
+        """Key: (currency,): everything in the period, one total per currency."""
+        found = self._query_totals("currency", from_date, to_date, group_id)
+        return sorted(found, key=lambda t: t.currency)
+
+    def statement(
+        self, patient_id: str, from_date: date | None = None, to_date: date | None = None
+    ) -> Statement:
+        """The patient's lines in all their groups, sessions from ``from_date`` to
+        ``to_date`` inclusive (local session dates), with totals per currency."""
+        lines = self.lines(from_date, to_date, patient_id=patient_id)
+        totals = self._query_totals("patient_id", from_date, to_date, None, patient_id)
+        return Statement(
+            patient_id, from_date, to_date, lines, sorted(totals, key=lambda t: t.currency)
+        )
 
 
 def _rest(t: Totals) -> tuple[Any, ...]:

@@ -14,6 +14,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
+from domain.enrollment import Enrollment, enrollment_id
 from domain.errors import ConflictError, InvalidInputError, NotFoundError, StaleVersionError
 from domain.group import TherapyGroup
 from domain.invitation import Invitation
@@ -183,8 +184,16 @@ class CirclesBase(Application[UUID]):
         self, session: TherapySession, reason: str, days: dict[UUID, ResourceDay], actor: str
     ) -> list[Aggregate]:
         invitations = [self._get(Invitation, i, "invitation") for i in session.invitation_ids]
+        # Patients who cancelled ahead: a session that does not take place leaves no mark
+        # on their attendance record (nor on the at-risk rule that reads it).
+        excused = [
+            self._get(Enrollment, enrollment_id(session.group_id, p), "enrollment")
+            for p in session.cancellations
+        ]
         self._release(days, session, actor)
         session.cancel(reason, actor)
         for invitation in invitations:
             invitation.cancel_with_session(actor)
-        return [session, *invitations]
+        for enrollment in excused:
+            enrollment.forget_attendance(session.id, actor)
+        return [session, *invitations, *excused]

@@ -217,6 +217,45 @@ class SessionCommands(CirclesBase):
         return session
 
     @retrying
+    def record_advance_cancellation(
+        self,
+        session_id: Any,
+        actor: str,
+        patient_id: Any,
+        told_at: Any,
+        expected_version: int | None = None,
+    ) -> tuple[TherapySession, AttendanceStatus]:
+        """The patient called to cancel: excused, or late_cancel when told inside the
+        group's late-cancel window (the fees in force at the session's start say how wide).
+        A later attendance correction overrides it; cancelling the session drops it."""
+        pid = text(patient_id, "patient_id", 100)
+        session = self._get(TherapySession, session_id, "session", expected_version)
+        group = self.get_group(session.group_id)
+        told = parse_local_datetime(told_at, group.timezone, "told_at")
+        session.require_scheduled("record a cancellation")
+        enrollment = self._enrolled_at_session(session, pid)
+        window = group.fees_for(session.starts_at).late_cancel_window_hours
+        status = session.record_cancellation(pid, told, window, self.clock(), actor)
+        enrollment.note_attendance(session.id, session.starts_at, status, actor)
+        self.save(session, enrollment)
+        return session, status
+
+    def _enrolled_at_session(self, session: TherapySession, patient_id: str) -> Enrollment:
+        try:
+            # The id is derived from (group, patient): no need to load the group.
+            enrollment = self._get(
+                Enrollment, enrollment_id(session.group_id, patient_id), "enrollment"
+            )
+        except NotFoundError:
+            raise NotFoundError(f"patient {patient_id} is not in this session's group") from None
+        if not enrollment.was_enrolled_at(session.starts_at):
+            raise WrongStateError(
+                f"patient {patient_id} was not enrolled in the group at the time of session "
+                f"{session.label()}"
+            )
+        return enrollment
+
+    @retrying
     def record_attendance(
         self, session_id: Any, actor: str, records: Any, expected_version: int | None = None
     ) -> TherapySession:
@@ -254,18 +293,7 @@ class SessionCommands(CirclesBase):
         status: AttendanceStatus,
         actor: str,
     ) -> list[Aggregate]:
-        try:
-            # The id is derived from (group, patient): no need to load the group.
-            enrollment = self._get(
-                Enrollment, enrollment_id(session.group_id, patient_id), "enrollment"
-            )
-        except NotFoundError:
-            raise NotFoundError(f"patient {patient_id} is not in this session's group") from None
-        if not enrollment.was_enrolled_at(session.starts_at):
-            raise WrongStateError(
-                f"patient {patient_id} was not enrolled in the group when session "
-                f"{session.label()} took place"
-            )
+        enrollment = self._enrolled_at_session(session, patient_id)
         if session.record_attendance(patient_id, status, actor) is status:
             return []
         enrollment.note_attendance(session.id, session.starts_at, status, actor)

@@ -8,11 +8,11 @@ from flask import Blueprint, url_for
 
 from domain.group import TherapyGroup
 from service.context import circles, services
-from service.endpoint import COORDINATOR, STAFF, Call, Reply, endpoint
+from service.endpoint import COORDINATOR, STAFF, THERAPIST, Call, Reply, endpoint
 from service.errors import ApiError
 from service.history import history
 from service.paging import decode_cursor, encode_cursor, page
-from service.routes.access import require_facilitator
+from service.routes.access import require_facilitator, require_visible
 from service.schemas import enrollments as es
 from service.schemas import groups as gs
 from service.schemas import sessions as ss
@@ -177,8 +177,10 @@ def plan_sessions(call: Call, group_id: str) -> dict[str, Any]:
 @bp.get("/groups/<group_id>/sessions")
 @endpoint(
     summary="The group's sessions in number order",
+    description="A therapist key reads only the groups that therapist facilitates; others "
+    "answer 404.",
     tag=TAG,
-    roles=[COORDINATOR],
+    roles=[COORDINATOR, THERAPIST],
     query=PageQuery(),
     response=ss.SessionPage(),
     errors=[404],
@@ -186,6 +188,7 @@ def plan_sessions(call: Call, group_id: str) -> dict[str, Any]:
 def group_sessions(call: Call, group_id: str) -> dict[str, Any]:
     app = circles()
     group = app.get_group(group_id)
+    require_visible(call, group, "group", group.id)
     return page(app.sessions_of(group), call.query)
 
 
@@ -218,14 +221,17 @@ def enroll(call: Call, group_id: str) -> Reply:
 @bp.get("/groups/<group_id>/enrollments")
 @endpoint(
     summary="The group's enrollments in the order they came, with waitlist positions",
+    description="A therapist key reads only the groups that therapist facilitates; others "
+    "answer 404.",
     tag=TAG,
-    roles=[COORDINATOR],
+    roles=[COORDINATOR, THERAPIST],
     query=es.EnrollmentQuery(),
     response=es.EnrollmentPage(),
     errors=[404],
 )
 def group_enrollments(call: Call, group_id: str) -> dict[str, Any]:
     group = circles().get_group(group_id)
+    require_visible(call, group, "group", group.id)
     directory = services().require_reads().fresh().directory
     status = call.query.get("status")
     limit = call.query["limit"]

@@ -120,27 +120,17 @@ def attendance_report(call: Call) -> dict[str, Any]:
 )
 def patient_attendance(call: Call, patient_id: str) -> dict[str, Any]:
     found = _views().attendance.patient(patient_id)
-    groups = found.groups
     tid = call.therapist_id
     if tid is not None:
-        groups = {g: r for g, r in groups.items() if tid in circles().get_group(g).facilitator_ids}
-        overall = _combine(list(groups.values()))
-    else:
-        overall = found.overall
+        found = found.only(
+            {g for g in found.groups if tid in circles().get_group(g).facilitator_ids}
+        )
     return {
         "patient_id": patient_id,
-        "overall": _rate(overall),
-        "at_risk": any(r.at_risk for r in groups.values()),
-        "groups": [_rate(r, group_id=g) for g, r in groups.items()],
+        "overall": _rate(found.overall),
+        "at_risk": found.at_risk,
+        "groups": [_rate(r, group_id=g) for g, r in found.groups.items()],
     }
-
-
-def _combine(rates: list[Rate]) -> Rate:
-    counts: dict[str, int] = {}
-    for rate in rates:
-        for status, n in rate.counts.items():
-            counts[status] = counts.get(status, 0) + n
-    return Rate(counts, any(r.at_risk for r in rates))
 
 
 def _totals(t: Totals, **key: Any) -> dict[str, Any]:
@@ -169,8 +159,9 @@ CSV_COLUMNS = [
 @bp.get("/reports/costs")
 @endpoint(
     summary="What sessions, groups and months cost (JSON, or CSV per session)",
-    description="`format=csv` answers text/csv with one row per session: the same numbers "
-    "as the JSON `sessions` list.",
+    description="Every total is per currency: amounts in different currencies are never "
+    "added. `format=csv` answers text/csv with one row per session: the same numbers as the "
+    "JSON `sessions` list, so its rows of one currency add up to that currency's `totals`.",
     tag="reports",
     roles=[BILLING, COORDINATOR],
     query=vs.CostQuery(),
@@ -180,8 +171,6 @@ CSV_COLUMNS = [
 def cost_report(call: Call) -> Any:
     q = call.query
     start, end, group_id = q.get("from_"), q.get("to"), q.get("group_id")
-    if start is not None and end is not None and end < start:
-        raise ApiError(422, "'to' is before 'from'", errors={"to": ["Must not precede 'from'."]})
     costs = _views().costs
     sessions = [
         _totals(t, session_id=t.key[0], group_id=t.key[1], session_date=t.key[2])
@@ -193,6 +182,7 @@ def cost_report(call: Call) -> Any:
         "from_": start,
         "to": end,
         "group_id": group_id,
+        "totals": [_totals(t) for t in costs.currency_totals(start, end, group_id)],
         "sessions": sessions,
         "groups": [_totals(t, group_id=t.key[0]) for t in costs.group_totals(start, end, group_id)],
         "months": [_totals(t, month=t.key[0]) for t in costs.month_totals(start, end, group_id)],
@@ -213,17 +203,20 @@ def _csv(sessions: list[dict[str, Any]]) -> Response:
 @bp.get("/patients/<patient_id>/statement")
 @endpoint(
     summary="A patient's statement across all their groups: lines, totals, maintenance",
+    description="Sessions from `from` to `to` (inclusive, each session's local date; both "
+    "optional). Totals and maintenance subtotals are per currency.",
     tag="reports",
     roles=[BILLING, COORDINATOR],
+    query=vs.StatementQuery(),
     response=vs.StatementOut(),
 )
 def statement(call: Call, patient_id: str) -> dict[str, Any]:
-    found = _views().costs.statement(patient_id)
+    start, end = call.query.get("from_"), call.query.get("to")
+    found = _views().costs.statement(patient_id, start, end)
     return {
         "patient_id": patient_id,
-        "currency": found.currency,
-        "total": found.total,
-        "maintenance_subtotal": found.maintenance_subtotal,
+        "from_": start,
+        "to": end,
         "totals": [_totals(t) for t in found.totals],
         "lines": found.lines,
     }

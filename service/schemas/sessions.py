@@ -92,9 +92,37 @@ class AttendanceIn(Strict):
     )
 
 
+class CancellationIn(Strict):
+    """A patient cancels ahead: who, and when the clinic was told."""
+
+    patient_id = Id(required=True)
+    told_at = LocalDateTime(
+        required=True,
+        metadata={
+            "description": "When the patient told the clinic: local wall-clock time in the "
+            "group's time zone (an explicit offset is accepted). Not in the future.",
+            "example": "2027-03-08T09:30",
+        },
+    )
+
+
 class AttendanceEntry(Out):
     patient_id = fields.String(required=True)
     status = fields.String(required=True)
+
+
+class CancellationEntry(Out):
+    patient_id = fields.String(required=True)
+    told_at = fields.DateTime(required=True)
+    status = fields.String(required=True, metadata={"description": "excused or late_cancel"})
+
+
+class Cancellation(CancellationEntry):
+    """An advance cancellation as recorded, with the window that decided its status."""
+
+    session_id = fields.UUID(required=True)
+    session_starts_at = fields.DateTime(required=True)
+    late_cancel_window_hours = fields.Integer(required=True)
 
 
 class GuestEntry(Out):
@@ -118,7 +146,12 @@ class Session(Out):
     video_url = fields.String(allow_none=True, required=True)
     make_up_for = fields.UUID(allow_none=True, required=True)
     sequence = fields.Integer(required=True)
-    attendance = fields.List(fields.Nested(AttendanceEntry), required=True)
+    attendance = fields.List(
+        fields.Nested(AttendanceEntry),
+        required=True,
+        metadata={"description": "Each patient's status: recorded, or from a cancellation"},
+    )
+    cancellations = fields.List(fields.Nested(CancellationEntry), required=True)
     guests = fields.List(fields.Nested(GuestEntry), required=True)
     invitation_ids = fields.List(fields.UUID(), required=True)
     created_at = fields.DateTime(attribute="created_on", required=True)
@@ -129,9 +162,13 @@ class Session(Out):
         """Attendance maps become lists of rows; everything else is read as attributes."""
         if isinstance(session, dict):
             return session
-        shaped = attributes(self, session, skip=("attendance", "guests"))
+        shaped = attributes(self, session, skip=("attendance", "cancellations", "guests"))
         shaped["attendance"] = [
-            {"patient_id": p, "status": s.value} for p, s in session.attendance.items()
+            {"patient_id": p, "status": s.value} for p, s in session.attendance_by_patient.items()
+        ]
+        shaped["cancellations"] = [
+            {"patient_id": p, "told_at": told, "status": s.value}
+            for p, (told, s) in session.cancellations.items()
         ]
         shaped["guests"] = [
             {"invitation_id": i, "status": s.value} for i, s in session.guest_attendance.items()
@@ -144,3 +181,40 @@ class SessionList(Out):
 
 
 SessionPage = page_of(Session, "SessionPage")
+
+
+class RosterPatient(Out):
+    patient_id = fields.String(required=True)
+    name = fields.String(required=True)
+    enrollment_id = fields.UUID(required=True)
+    status = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Attendance or advance cancellation; null until recorded"},
+    )
+
+
+class RosterGuest(Out):
+    invitation_id = fields.UUID(required=True)
+    patient_id = fields.String(required=True, metadata={"description": "Who invited them"})
+    name = fields.String(required=True)
+    invitation_status = fields.String(required=True)
+    status = fields.String(allow_none=True, required=True)
+
+
+class Roster(Out):
+    """Who is expected at a session, and what has been recorded for each."""
+
+    session_id = fields.UUID(required=True)
+    group_id = fields.UUID(required=True)
+    number = fields.Integer(required=True)
+    status = fields.String(required=True)
+    starts_at = fields.DateTime(required=True)
+    ends_at = fields.DateTime(required=True)
+    timezone = fields.String(required=True)
+    patients = fields.List(
+        fields.Nested(RosterPatient),
+        required=True,
+        metadata={"description": "Patients enrolled at the session's time"},
+    )
+    guests = fields.List(fields.Nested(RosterGuest), required=True)

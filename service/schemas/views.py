@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from datetime import date
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from service.schemas.common import Money, Out, PageQuery, Strict, page_of
 
@@ -51,7 +54,13 @@ class RateOut(Out):
     )
     recorded = fields.Integer(required=True)
     counts = fields.Nested(Counts, required=True)
-    at_risk = fields.Boolean(required=True, metadata={"description": "Two no-shows in a row"})
+    at_risk = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Two no-shows in a row in one group; overall: in any of them "
+            "(for a patient, any of their groups; for a group, any of its patients)"
+        },
+    )
 
 
 class PatientRate(RateOut):
@@ -75,15 +84,42 @@ class AttendanceReport(Out):
 class PatientAttendance(Out):
     patient_id = fields.String(required=True)
     overall = fields.Nested(RateOut, required=True)
-    at_risk = fields.Boolean(required=True)
+    at_risk = fields.Boolean(required=True, metadata={"description": "The same as overall's"})
     groups = fields.List(fields.Nested(GroupRate), required=True)
 
 
-class CostQuery(Strict):
-    from_ = fields.Date(data_key="from", metadata={"description": "First session date"})
-    to = fields.Date(metadata={"description": "Last session date (inclusive)"})
+# Session dates a report may ask about: the range session times may take (SPEC §5).
+REPORT_DATES = validate.Range(
+    date(2000, 1, 1), date(2099, 12, 31), error="Must be a date from 2000-01-01 to 2099-12-31."
+)
+
+
+class PeriodQuery(Strict):
+    """Sessions by their local date in their group's zone, both ends inclusive."""
+
+    from_ = fields.Date(
+        data_key="from",
+        validate=REPORT_DATES,
+        metadata={"description": "First session date (local to each group)"},
+    )
+    to = fields.Date(
+        validate=REPORT_DATES, metadata={"description": "Last session date (inclusive)"}
+    )
+
+    @validates_schema
+    def _in_order(self, data: dict[str, Any], **_: Any) -> None:
+        start, end = data.get("from_"), data.get("to")
+        if start is not None and end is not None and end < start:
+            raise ValidationError("Must not precede 'from'.", "to")
+
+
+class CostQuery(PeriodQuery):
     group_id = fields.UUID()
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+class StatementQuery(PeriodQuery):
+    pass
 
 
 class ChargeLineOut(Out):
@@ -126,6 +162,11 @@ class CostReport(Out):
     from_ = fields.Date(data_key="from", allow_none=True, required=True)
     to = fields.Date(allow_none=True, required=True)
     group_id = fields.UUID(allow_none=True, required=True)
+    totals = fields.List(
+        fields.Nested(TotalsOut),
+        required=True,
+        metadata={"description": "Everything in the report, one entry per currency"},
+    )
     sessions = fields.List(fields.Nested(SessionTotals), required=True)
     groups = fields.List(fields.Nested(GroupTotals), required=True)
     months = fields.List(fields.Nested(MonthTotals), required=True)
@@ -133,8 +174,14 @@ class CostReport(Out):
 
 class StatementOut(Out):
     patient_id = fields.String(required=True)
-    currency = fields.String(allow_none=True, required=True)
-    total = Money(required=True)
-    maintenance_subtotal = Money(required=True)
-    totals = fields.List(fields.Nested(TotalsOut), required=True)
+    from_ = fields.Date(data_key="from", allow_none=True, required=True)
+    to = fields.Date(allow_none=True, required=True)
+    totals = fields.List(
+        fields.Nested(TotalsOut),
+        required=True,
+        metadata={
+            "description": "One entry per currency, with its maintenance subtotal; amounts "
+            "in different currencies are never added together"
+        },
+    )
     lines = fields.List(fields.Nested(ChargeLineOut), required=True)

@@ -26,17 +26,19 @@ TABLE: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/groups/{group}", STAFF),
     ("PATCH", "/groups/{group}", {C}),
     ("POST", "/groups/{group}/sessions", {C}),
-    ("GET", "/groups/{group}/sessions", {C}),
+    ("GET", "/groups/{group}/sessions", {C, T}),
     ("POST", "/groups/{group}/open", {C}),
     ("POST", "/groups/{group}/start", {C}),
     ("POST", "/groups/{group}/complete", {C}),
     ("POST", "/groups/{group}/cancel", {C}),
     ("POST", "/groups/{group}/enrollments", {C}),
-    ("GET", "/groups/{group}/enrollments", {C}),
+    ("GET", "/groups/{group}/enrollments", {C, T}),
     ("GET", "/enrollments/{enrollment}", {C}),
     ("POST", "/enrollments/{enrollment}/intake", {C}),
     ("POST", "/enrollments/{enrollment}/withdraw", {C}),
-    ("GET", "/sessions/{session}", {C}),
+    ("GET", "/sessions/{session}", {C, T}),
+    ("GET", "/sessions/{session}/roster", {C, T}),
+    ("POST", "/sessions/{session}/cancellations", {C, T}),
     ("POST", "/sessions/{session}/reschedule", {C}),
     ("POST", "/sessions/{session}/cancel", {C}),
     ("PUT", "/sessions/{session}/attendance", {C, T}),
@@ -72,6 +74,13 @@ TABLE: list[tuple[str, str, set[str] | None]] = [
 # The token is the capability: no key needed, and a staff key neither helps nor hurts.
 # Earlier rows may rotate or revoke the token or answer the invitation, so these may
 # answer 404 or 409 — never 401 or 403.
+NEW_THERAPIST_ROUTES = {
+    "/groups/{group}/sessions",
+    "/groups/{group}/enrollments",
+    "/sessions/{session}",
+    "/sessions/{session}/roster",
+    "/sessions/{session}/cancellations",
+}
 CAPABILITY_ROUTES = {path for _, path, _ in TABLE if path.startswith(("/feeds/", "/i/"))}
 
 
@@ -196,3 +205,30 @@ def test_only_the_roles_in_the_table_get_through(
         assert status not in (401, 403), (method, url, role, status)
     else:
         assert status == 403, (method, url, role, status)
+
+
+# A therapist key reads these only for groups it facilitates: for any other group they
+# answer as if the group or session did not exist.
+VALID_BODIES = {
+    "/sessions/{session}/cancellations": {"patient_id": "p-1", "told_at": "2027-01-04T09:00"},
+    "/sessions/{session}/attendance": {"records": [{"patient_id": "p-1", "status": "present"}]},
+}
+THERAPIST_SCOPED = [
+    (m, p) for m, p, allowed in TABLE if allowed is not None and T in allowed and "{" in p
+]
+
+
+@pytest.mark.parametrize("method,path", THERAPIST_SCOPED, ids=str)
+def test_a_therapist_finds_nothing_of_groups_they_do_not_facilitate(
+    world: tuple[Api, dict[str, str]], method: str, path: str
+) -> None:
+    api, ids = world
+    url = path.format(**ids)
+    kwargs: dict[str, Any] = {"json": VALID_BODIES.get(path, {})} if method != "GET" else {}
+    theirs = api.call(method, url, role="other_therapist", **kwargs)
+    mine = api.call(method, url, role="therapist", **kwargs).status_code
+    assert mine not in (401, 403, 404), (method, url, mine)
+    if path in NEW_THERAPIST_ROUTES:
+        assert theirs.status_code == 404, (method, url, theirs.status_code)
+    else:  # older routes: the `hardening` branch turns these 403s into 404s as well
+        assert theirs.status_code in (403, 404), (method, url, theirs.status_code)

@@ -85,7 +85,8 @@ def test_cost_report_and_statement(api: Api) -> None:
     rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
     assert sorted(row["total"] for row in rows) == ["125.00", "125.00"]
     statement = api.get("/patients/p-2/statement", role="billing").get_json()
-    assert statement["total"] == "80.00" and len(statement["lines"]) == 2
+    assert [(t["currency"], t["total"]) for t in statement["totals"]] == [("USD", "80.00")]
+    assert len(statement["lines"]) == 2
     problem(api.get("/reports/costs?from=2027-04-01&to=2027-03-01"), 422)
     problem(api.get("/reports/costs?format=xml"), 422)
     problem(api.get("/reports/costs?from=2027-02-30"), 422)
