@@ -7,6 +7,7 @@ from datetime import UTC, timedelta
 import pytest
 
 from domain.application import Circles
+from domain.enrollment import two_no_shows_in_a_row
 from domain.errors import InvalidInputError, NotFoundError, WrongStateError
 from domain.values import AttendanceStatus
 from tests.conftest import Clock
@@ -140,3 +141,21 @@ def test_two_no_shows_in_a_row_flag_the_enrollment_at_risk(
     # Excused is not a no-show.
     mark(3, "excused")
     assert not app.get_enrollment(running["e1"]).at_risk
+
+
+@pytest.mark.parametrize(
+    ("statuses", "flagged"),
+    [
+        ([], False),
+        (["absent"], False),
+        (["absent", "absent"], True),
+        (["present", "absent", "absent"], True),
+        (["absent", "absent", "present"], False),
+        (["absent", "excused", "absent"], False),
+        (["absent", "late_cancel", "absent"], False),
+        (["late_cancel", "late_cancel"], False),
+        (["late", "absent", "absent"], True),
+    ],
+)
+def test_two_no_shows_in_a_row_is_the_at_risk_rule(statuses: list[str], flagged: bool) -> None:
+    assert two_no_shows_in_a_row(AttendanceStatus(s) for s in statuses) is flagged

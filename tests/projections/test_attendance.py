@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from tests.domain.helpers import make_group, plan
 from tests.projections.conftest import World
+from tests.rebuilt import assert_views_equal_a_rebuild
 
 
 def test_roster_lists_expected_patients_and_guests_with_what_was_recorded(world: World) -> None:
@@ -111,3 +112,45 @@ def test_directory_lists_groups_and_enrollments_with_counts_and_waitlist(world: 
     app.open_group(g1, "coord-1")
     world.sync()
     assert [g.group_id for g in directory.groups(status="open")] == [g1]
+
+
+def test_two_no_shows_in_a_row_flags_the_same_in_the_domain_and_every_view(
+    world: World,
+) -> None:
+    """The rule is per group (an enrollment's record); the patient and group summaries are
+    flagged exactly when one of their parts is, never by no-shows strung across groups."""
+    app, store = world.app, world.views.settings
+    g1 = make_group(app, min_size=1)
+    g2 = make_group(app, name="Wednesday", facilitator_ids=["t-bo"], room_id="room-2", min_size=1)
+    s1 = plan(app, g1)  # Tuesdays
+    s2 = plan(app, g2, first_date="2027-03-03")  # Wednesdays
+    for gid in (g1, g2):
+        app.enroll(gid, "coord-1", "p1", "Ann")
+        app.enroll(gid, "coord-1", "p2", "Bea")
+
+    def flags() -> tuple[bool, ...]:
+        world.sync()
+        view = world.views.attendance
+        patient = view.patient("p1")
+        e1, e2 = (app.get_enrollment(app.get_group(g).enrollment_ids["p1"]) for g in (g1, g2))
+        assert patient.groups[g1].at_risk is e1.at_risk
+        assert g2 not in patient.groups or patient.groups[g2].at_risk is e2.at_risk
+        assert view.group_rates(g1).patients["p1"].at_risk is e1.at_risk
+        # One answer, whichever summary is read.
+        assert patient.at_risk is patient.overall.at_risk is (e1.at_risk or e2.at_risk)
+        assert view.group_rates(g1).overall.at_risk is any(
+            r.at_risk for r in view.group_rates(g1).patients.values()
+        )
+        return e1.at_risk, e2.at_risk, patient.at_risk
+
+    world.attend(s1[0], p1="absent", p2="present")
+    world.attend(s2[0], p1="absent", p2="present")
+    # Two no-shows in a row, but in two groups: no group's record flags the patient.
+    assert flags() == (False, False, False)
+    world.attend(s1[1], p1="absent", p2="present")
+    assert flags() == (True, False, True)
+    assert world.views.attendance.group_rates(g1).overall.at_risk
+    assert not world.views.attendance.group_rates(g2).overall.at_risk
+    world.attend(s1[2], p1="late_cancel", p2="absent")
+    assert flags() == (False, False, False)
+    assert_views_equal_a_rebuild(app, world.views, store)

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from tests.domain.helpers import FEES, make_group, plan
 from tests.projections.conftest import World
+from tests.rebuilt import assert_views_equal_a_rebuild
 
 NY = ZoneInfo("America/New_York")
 D = Decimal
@@ -191,3 +192,50 @@ def test_session_group_and_month_totals_use_the_local_date(world: World) -> None
         (("2027-04",), D("85.00")),
     ]
     assert len(costs.lines(date(2027, 3, 31), date(2027, 4, 30))) == 2
+
+
+def test_statement_totals_are_per_currency_and_cover_the_period_asked(world: World) -> None:
+    """A patient in a USD course and a EUR maintenance group: each currency has its own
+    total and maintenance subtotal; nothing adds dollars to euros."""
+    app = world.app
+    course = make_group(app)
+    upkeep = make_group(
+        app, name="Berlin maintenance", modality="maintenance", facilitator_ids=["t-bo"],
+        room_id="room-b", timezone="Europe/Berlin", currency="EUR",
+        fees={**FEES, "maintenance_fee": "55.00"},
+    )  # fmt: skip
+    c = plan(app, course)  # Tuesdays from 2027-03-02, New York
+    m = plan(app, upkeep, cadence="monthly", count=2, first_date="2027-03-04")  # Berlin
+    _enroll(world, course, "p1")
+    _enroll(world, upkeep, "p1")
+    world.attend(c[0], p1="present")  # USD 85.00 on 2027-03-02
+    world.attend(m[0], p1="present")  # EUR 55.00 maintenance on 2027-03-04
+    world.attend(c[5], p1="absent")  # USD 40.00 on 2027-04-06
+    world.attend(m[1], p1="absent")  # EUR 40.00 maintenance (no-show) on 2027-04-04
+    world.sync()
+    costs = world.views.costs
+
+    def totals(statement: object) -> list[tuple[str, Decimal, Decimal, int]]:
+        return [
+            (t.currency, t.total, t.maintenance_subtotal, t.lines)
+            for t in statement.totals  # type: ignore[attr-defined]
+        ]
+
+    everything = costs.statement("p1")
+    assert totals(everything) == [
+        ("EUR", D("95.00"), D("95.00"), 2),
+        ("USD", D("125.00"), D("0.00"), 2),
+    ]
+    march = costs.statement("p1", date(2027, 3, 1), date(2027, 3, 31))
+    assert totals(march) == [("EUR", D("55.00"), D("55.00"), 1), ("USD", D("85.00"), D("0.00"), 1)]
+    assert [line.session_id for line in march.lines] == [c[0], m[0]]
+    april_4th = costs.statement("p1", date(2027, 4, 4), date(2027, 4, 4))
+    assert totals(april_4th) == [("EUR", D("40.00"), D("40.00"), 1)]
+    assert costs.statement("p1", date(2027, 5, 1)).totals == []
+    # The report's own totals are per currency too, and agree with its sessions.
+    report = [(t.key, t.total, t.maintenance_subtotal) for t in costs.currency_totals()]
+    assert report == [(("EUR",), D("95.00"), D("95.00")), (("USD",), D("125.00"), D("0.00"))]
+    for currency, total in (("EUR", D("95.00")), ("USD", D("125.00"))):
+        sessions = [t.total for t in costs.session_totals() if t.currency == currency]
+        assert sum(sessions) == total
+    assert_views_equal_a_rebuild(app, world.views, world.views.settings)
