@@ -63,6 +63,17 @@ def _session_cancelled(tx: Tx, nid: int, e: Any) -> None:
     tx.execute("DELETE FROM view_attendance WHERE session_id = ? AND kind = 'patient'", (session,))
 
 
+def _session_rescheduled(tx: Tx, nid: int, e: Any) -> None:
+    """Advance cancellations move with the session: keep the session order true."""
+    session = str(e.originator_id)
+    if scheduled_in_batch(tx, session) and ("attendance rows", session) not in tx.cache:
+        return
+    tx.execute(
+        "UPDATE view_attendance SET session_starts_at = ? WHERE session_id = ?",
+        (tx.dialect.instant(e.starts_at), session),
+    )
+
+
 def projection() -> Projection:
     return Projection(
         "attendance",
@@ -72,6 +83,7 @@ def projection() -> Projection:
             ev(TherapySession, "AttendanceRecorded"): _recorder("patient"),
             ev(TherapySession, "AdvanceCancellationRecorded"): _recorder("patient"),
             ev(TherapySession, "GuestAttendanceRecorded"): _recorder("guest"),
+            ev(TherapySession, "Rescheduled"): _session_rescheduled,
             ev(TherapySession, "Cancelled"): _session_cancelled,
         },
     )

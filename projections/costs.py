@@ -189,6 +189,26 @@ def _session_cancelled(tx: Tx, nid: int, e: Any) -> None:
         _reprice(tx, row[0], "session_id = ?", (sid,))
 
 
+def _session_rescheduled(tx: Tx, nid: int, e: Any) -> None:
+    """Advance cancellations stay with a session the clinic moves: their lines move to its
+    new date and take the fees in force at its new start."""
+    sid = str(e.originator_id)
+    if scheduled_in_batch(tx, sid) and ("session lines", sid) not in tx.cache:
+        return  # scheduled in this batch and no charge line written for it since
+    row = tx.one(
+        "SELECT group_id, timezone FROM view_cost_lines WHERE session_id=? LIMIT 1", (sid,)
+    )
+    if row is None:
+        return
+    starts = tx.dialect.instant(e.starts_at)
+    _, day, month = _local(tx, starts, row[1])
+    tx.execute(
+        "UPDATE view_cost_lines SET starts_at=?, session_date=?, month=? WHERE session_id=?",
+        (starts, day, month, sid),
+    )
+    _reprice(tx, row[0], "session_id = ?", (sid,))
+
+
 def projection() -> Projection:
     return Projection(
         "costs",
@@ -201,6 +221,7 @@ def projection() -> Projection:
             # An advance cancellation is charged like the status it became (late_cancel
             # or excused) until an attendance correction replaces the line.
             ev(TherapySession, "AdvanceCancellationRecorded"): _attendance_recorded,
+            ev(TherapySession, "Rescheduled"): _session_rescheduled,
             ev(TherapySession, "Cancelled"): _session_cancelled,
         },
     )

@@ -195,6 +195,15 @@ class SessionCommands(CirclesBase):
         days: dict[UUID, ResourceDay] = {}
         self._release(days, session, actor)
         session.reschedule(start, why, actor)
+        # Advance cancellations stay with the session; the patients' records follow its
+        # new time, which orders the at-risk rule.
+        moved: list[Aggregate] = []
+        for patient_id, (_, status) in session.cancellations.items():
+            enrollment = self._get(
+                Enrollment, enrollment_id(session.group_id, patient_id), "enrollment"
+            )
+            enrollment.note_attendance(session.id, session.starts_at, status, actor)
+            moved.append(enrollment)
         if group.modality is Modality.DIT:
             others = [s for s in self.sessions_of(group) if s.id != session.id]
             self._check_course(group, [*others, session])
@@ -202,7 +211,7 @@ class SessionCommands(CirclesBase):
         invitations = [self._get(Invitation, i, "invitation") for i in session.invitation_ids]
         for invitation in invitations:
             invitation.follow_session(start, actor)
-        self.save(session, *invitations, *days.values())
+        self.save(session, *invitations, *moved, *days.values())
         return session
 
     @retrying

@@ -177,6 +177,9 @@ def test_advance_cancellation_leaves_the_session_movable_and_goes_when_the_clini
     # The clinic may still move the session (nothing was recorded at it)...
     app.reschedule_session(s[1], "coord-1", "2027-03-10T18:00", "room repairs")
     assert app.get_session(s[1]).cancellations["p1"][1] is EXCUSED
+    # The patient's record follows the new time (it orders the at-risk rule).
+    noted = app.get_enrollment(group["enrollments"]["p1"]).attendance[str(s[1])]
+    assert noted == (datetime(2027, 3, 10, 18, 0, tzinfo=NY), EXCUSED)
     # ...or cancel it: nobody is excused from a session that does not take place.
     app.cancel_session(s[1], "coord-1", "snow day")
     assert app.get_session(s[1]).cancellations == {}

@@ -3,10 +3,10 @@ replaces them, a session the clinic cancels drops them; a rebuild gives the same
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from tests.domain.helpers import make_group, plan
+from tests.domain.helpers import FEES, make_group, plan
 from tests.projections.conftest import World
 from tests.rebuilt import assert_views_equal_a_rebuild
 
@@ -75,4 +75,26 @@ def test_a_session_the_clinic_cancels_drops_its_advance_cancellations(world: Wor
     [line] = views.costs.lines()
     assert (line.session_cancelled, line.amount) == (True, D("0.00"))  # the clinic cancelled
     # In one batch (as a rebuild reads it) the view ends the same.
+    assert_views_equal_a_rebuild(app, views, world.views.settings)
+
+
+def test_advance_cancellation_moves_with_a_rescheduled_session(world: World) -> None:
+    app, views = world.app, world.views
+    gid = make_group(app, min_size=1)
+    s = plan(app, gid, count=12)
+    app.enroll(gid, "coord-1", "p1", "Ann")
+    world.clock.set(datetime(2027, 3, 23, 12, 0, tzinfo=UTC))
+    # Session 4 (Tuesday 23 March, 18:00 New York); told 10 hours ahead: late_cancel.
+    app.record_advance_cancellation(s[3], "coord-1", "p1", "2027-03-23T08:00")
+    world.sync()
+    # The clinic moves it into April, after a fee rise that applies from 1 April.
+    app.update_group(
+        gid, "coord-1", fees={**FEES, "late_cancel_fee": "35.00"},
+        currency="USD", fees_effective_from=datetime(2027, 4, 1, tzinfo=UTC),
+    )  # fmt: skip
+    app.reschedule_session(s[3], "coord-1", "2027-04-01T18:00", "therapist ill")
+    world.sync()
+    [line] = views.costs.lines()
+    assert (line.session_date, line.amount) == (date(2027, 4, 1), D("35.00"))
+    assert [t.key for t in views.costs.month_totals()] == [("2027-04",)]
     assert_views_equal_a_rebuild(app, views, world.views.settings)
