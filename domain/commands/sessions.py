@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -40,6 +40,20 @@ def parse_local_datetime(value: Any, tz_name: str, field: str) -> datetime:
                 f"{field} must be a date-time like 2027-03-14T18:00 (got {value!r})", field=field
             ) from None
     return localize(moment, zone(tz_name), field)
+
+
+def _told_at(value: Any, tz_name: str) -> datetime:
+    """When the patient told the clinic: a plausible recent moment (the future is refused by
+    the session, which knows the clock)."""
+    try:
+        told = parse_local_datetime(value, tz_name, "told_at")
+    except OverflowError:  # a year 1 or 9999 time pushed past the calendar by its offset
+        told = None
+    if told is None or not 2000 <= told.astimezone(UTC).year < 2100:
+        raise InvalidInputError(
+            f"told_at must be a time from 2000 to 2099 (got {value!r})", field="told_at"
+        )
+    return told
 
 
 class SessionCommands(CirclesBase):
@@ -240,7 +254,7 @@ class SessionCommands(CirclesBase):
         pid = text(patient_id, "patient_id", 100)
         session = self._get(TherapySession, session_id, "session", expected_version)
         group = self.get_group(session.group_id)
-        told = parse_local_datetime(told_at, group.timezone, "told_at")
+        told = _told_at(told_at, group.timezone)
         session.require_scheduled("record a cancellation")
         enrollment = self._enrolled_at_session(session, pid)
         window = group.fees_for(session.starts_at).late_cancel_window_hours

@@ -130,7 +130,7 @@ def test_advance_cancellation_refuses_bad_or_future_told_at_and_a_second_call(
     app: Circles, clock: Clock, group: dict
 ) -> None:
     s1 = group["sessions"][0]
-    for bad in ("yesterday", "2027-02-30T10:00", None, 17):
+    for bad in ("yesterday", "2027-02-30T10:00", None, 17, "0001-01-01T00:30", "1999-12-31T10:00"):
         with pytest.raises(InvalidInputError) as caught:
             app.record_advance_cancellation(s1, "coord-1", "p1", bad)
         assert caught.value.field == "told_at"

@@ -228,7 +228,12 @@ def test_advance_cancellation_refusals(api: Api) -> None:
     api.enroll(waiting, "p-9")  # waitlisted
     api.clock.set(datetime(2027, 3, 2, 12, 0, tzinfo=UTC))
     # Field problems name the field.
-    for told_at in ("yesterday", "2027-03-02T10:00:00+25:00", "2027-03-03T09:00"):
+    for told_at in (
+        "yesterday",
+        "2027-03-02T10:00:00+25:00",
+        "2027-03-03T09:00",
+        "0001-01-01T00:30+14:00",
+    ):
         body = problem(cancel_ahead(api, s1, "p-1", told_at), 422)
         assert "told_at" in body["errors"], body
     assert (
