@@ -180,13 +180,13 @@ def _attendance_recorded(tx: Tx, nid: int, e: Any) -> None:
 
 
 def _session_cancelled(tx: Tx, nid: int, e: Any) -> None:
+    """A session the clinic cancels charges nobody (SPEC §2): the only lines it can have are
+    advance cancellations (attendance at it would have prevented the cancel), and those go,
+    as they go from the patients' records and the attendance view."""
     sid = str(e.originator_id)
     if scheduled_in_batch(tx, sid) and ("session lines", sid) not in tx.cache:
         return  # all its rows were written in this batch, and no charge line among them
-    row = tx.one("SELECT group_id FROM view_cost_lines WHERE session_id=? LIMIT 1", (sid,))
-    if row is not None:  # advance cancellations: the clinic cancelling makes them free
-        tx.execute("UPDATE view_cost_lines SET session_cancelled=1 WHERE session_id=?", (sid,))
-        _reprice(tx, row[0], "session_id = ?", (sid,))
+    tx.execute("DELETE FROM view_cost_lines WHERE session_id=?", (sid,))
 
 
 def _session_rescheduled(tx: Tx, nid: int, e: Any) -> None:

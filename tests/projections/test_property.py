@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.application import Circles
+from domain.enrollment import enrollment_id
 from domain.errors import DomainError
 from domain.values import AttendanceStatus
 from projections.rebuild import rebuild
@@ -33,6 +34,7 @@ COMMAND = st.one_of(
     st.tuples(st.just("withdraw"), G, P),
     st.tuples(st.just("reschedule"), G, S, st.integers(1, 3)),
     st.tuples(st.just("cancel"), G, S),
+    st.tuples(st.just("cancel_ahead"), G, S, P, st.integers(0, 72)),
     st.tuples(st.just("fees"), G, st.integers(50, 120), S),
     st.tuples(st.just("invite"), G, S, P, st.booleans()),
     st.tuples(st.just("advance"), st.integers(1, 20)),
@@ -79,6 +81,10 @@ class Run:
             app.reschedule_session(session.id, "c", starts_at=moved, reason="r")
         elif name == "cancel":
             app.cancel_session(self.sessions[command[1]][command[2]], "c", reason="r")
+        elif name == "cancel_ahead":  # told some hours ago, if that is before the session
+            told = self.clock() - timedelta(hours=command[4])
+            sid = self.sessions[command[1]][command[2]]
+            app.record_advance_cancellation(sid, "c", f"p{command[3]}", told)
         elif name == "fees":
             session = app.get_session(self.sessions[command[1]][command[3]])
             fees = {
@@ -96,6 +102,25 @@ class Run:
             if command[4]:
                 app.revoke_invitation(iid, "c", reason="changed mind")
 
+    def expected_flags(self) -> dict[tuple[Any, str], bool]:
+        """The at-risk flag of every enrollment, as the domain's own record has it."""
+        flags = {}
+        for gid in self.groups:
+            for n in range(5):
+                with contextlib.suppress(DomainError):
+                    enrollment = self.app.get_enrollment(enrollment_id(gid, f"p{n}"))
+                    flags[(gid, f"p{n}")] = enrollment.at_risk
+        return flags
+
+    def view_flags(self, views: Projector) -> dict[tuple[Any, str], bool]:
+        flags = {}
+        for gid, patient in self.expected_flags():
+            rates = views.attendance.patient(patient).groups
+            flags[(gid, patient)] = rates[gid].at_risk if gid in rates else False
+            group = views.attendance.group_rates(gid).patients
+            assert flags[(gid, patient)] is (group[patient].at_risk if patient in group else False)
+        return flags
+
     def expected_charges(self) -> dict[tuple[str, str], Decimal]:
         """What the domain itself says each recorded attendance costs."""
         charges = {}
@@ -104,7 +129,7 @@ class Run:
             for sid in ids:
                 session = self.app.get_session(sid)
                 fees = group.fees_for(session.starts_at)
-                for patient, status in session.attendance.items():
+                for patient, status in session.attendance_by_patient.items():
                     amount = fees.charge(session.kind, status, session.is_cancelled)
                     charges[(str(sid), patient)] = amount
         return charges
@@ -132,6 +157,7 @@ def test_catch_up_and_rebuild_build_the_same_views(commands: list[tuple[Any, ...
             incremental = views.dump()
             lines = {(str(x.session_id), x.patient_id): x.amount for x in views.costs.lines()}
             assert lines == run.expected_charges()
+            assert run.view_flags(views) == run.expected_flags()
             rebuild(app, store, batch_size=1000)
             assert views.dump() == incremental
         finally:
