@@ -166,7 +166,7 @@ class ViewDatabase:
     def _new_connection(self) -> Any:
         if self.settings.engine == "sqlite":
             assert self.settings.sqlite_path is not None
-            self.settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            self.settings.prepare_sqlite_file()
             conn = sqlite3.connect(str(self.settings.sqlite_path), timeout=30, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=30000")

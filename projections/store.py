@@ -66,6 +66,28 @@ class StoreSettings:
             cipher_key=cipher_key,
         )
 
+    def prepare_sqlite_file(self) -> None:
+        """Make the SQLite file private before anything opens it (no-op for other engines).
+
+        Directories this creates are 0700 and the file 0600, whatever the umask; SQLite
+        gives its ``-wal`` and ``-shm`` files the database file's mode. An existing
+        database file (and its companions) is brought down to 0600: it holds the clinic's
+        data. Existing directories are left as the operator made them.
+        """
+        if self.engine != "sqlite" or self.sqlite_path is None:
+            return
+        path = self.sqlite_path
+        _private_dirs(path.parent)
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            for companion in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                try:
+                    if companion.stat().st_mode & 0o077:
+                        companion.chmod(0o600)
+                except (FileNotFoundError, PermissionError):
+                    pass
+
     def eventsourcing_env(self) -> dict[str, str]:
         """The library's settings for this store."""
         env: dict[str, str] = {}
@@ -73,7 +95,7 @@ class StoreSettings:
             env["PERSISTENCE_MODULE"] = "eventsourcing.popo"
         elif self.engine == "sqlite":
             assert self.sqlite_path is not None
-            self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            self.prepare_sqlite_file()
             env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
             env["SQLITE_DBNAME"] = str(self.sqlite_path)
             env["SQLITE_LOCK_TIMEOUT"] = "30"
@@ -136,3 +158,19 @@ class StoreSettings:
                 yield
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+def _private_dirs(directory: Path) -> None:
+    """Create ``directory`` and any missing parents as 0700 (mkdir's mode obeys the umask)."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        if directory.parent == directory:
+            break
+        directory = directory.parent
+    for created in reversed(missing):
+        try:
+            created.mkdir(mode=0o700)
+        except FileExistsError:  # another process made it meanwhile
+            continue
+        created.chmod(0o700)

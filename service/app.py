@@ -14,6 +14,8 @@ from projections.store import StoreSettings
 from service.context import Services
 from service.errors import register_error_handlers
 from service.head import StoreHead
+from service.headers import install as install_security_headers
+from service.links import configure as configure_links
 from service.logmask import install as install_log_masking
 from service.storage import ServiceStorage
 
@@ -30,6 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
     if config:
         app.config.update(config)
+    configure_links(app)
     settings: StoreSettings = app.config.get("STORE") or StoreSettings.from_env()
     clock = app.config.get("CLOCK") or (lambda: datetime.now(UTC))
     # Cached aggregates are fast-forwarded from the store on every read (so several
@@ -53,6 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["circles"] = services
 
     register_error_handlers(app)
+    install_security_headers(app)
     install_log_masking()
     _register_blueprints(app)
     _register_cli(app)

@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Response, g, request
 from marshmallow import Schema, ValidationError
+from werkzeug.exceptions import ClientDisconnected
 
 from service.context import services
 from service.errors import ApiError, flatten_messages
@@ -48,13 +49,16 @@ class EndpointSpec:
     content_type: str = "application/json"
     alternatives: tuple[str, ...] = ()  # other media types of the success response
     secret: tuple[str, ...] = ()  # response fields never stored for idempotent replays
+    # Checks the path (a capability token) before the body is read: a caller without a
+    # valid token never gets the server to wait for, or parse, a body.
+    guard: Callable[..., Any] | None = None
 
     def statuses(self, method: str) -> list[int]:
         found = set(self.errors)
         if self.roles:
             found |= {401, 403}
         if self.body is not None:
-            found |= {400, 413, 415, 422}
+            found |= {400, 408, 413, 415, 422}
         if self.query is not None:
             found.add(422)
         if self.if_match:
@@ -108,6 +112,7 @@ def endpoint(
     content_type: str = "application/json",
     alternatives: tuple[str, ...] = (),
     secret: tuple[str, ...] = (),
+    guard: Callable[..., Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     spec = EndpointSpec(
         summary=summary,
@@ -124,6 +129,7 @@ def endpoint(
         content_type=content_type,
         alternatives=alternatives,
         secret=secret,
+        guard=guard,
     )
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -135,6 +141,8 @@ def endpoint(
                 call.query = _load(spec.query, request.args.to_dict(flat=True), "query string")
             if spec.if_match:
                 call.expected_version = _if_match()
+            if spec.guard is not None:
+                spec.guard(**path)
             idempotency_key = request.headers.get("Idempotency-Key")
             if request.method == "POST" and idempotency_key is not None and staff is not None:
                 return _idempotently(staff, idempotency_key, spec, call, view, path)
@@ -190,7 +198,7 @@ def _no_constants(name: str) -> Any:
 def _body(schema: Schema | tuple[Schema, ...] | None) -> dict[str, Any]:
     if schema is None:
         return {}
-    raw = request.get_data(cache=True)
+    raw = _raw_body()
     if not raw.strip():
         data: Any = {}
     else:
@@ -205,6 +213,21 @@ def _body(schema: Schema | tuple[Schema, ...] | None) -> dict[str, Any]:
     if isinstance(schema, tuple):
         return _load(_choose(schema, data), data, "body")
     return _load(schema, data, "body")
+
+
+def _raw_body() -> bytes:
+    """The body, at most ``MAX_CONTENT_LENGTH`` bytes (else 413, unread), arrived in time.
+
+    Under gunicorn the worker (:mod:`service.gunicorn_worker`) has buffered it already, or
+    ends the stream at the request's read deadline; a stream that ends before its
+    announced length is a client that was too slow or went away.
+    """
+    try:
+        return request.get_data(cache=True)
+    except ClientDisconnected:
+        raise ApiError(
+            408, "The request body did not arrive in time; send it again, all at once."
+        ) from None
 
 
 def _choose(schemas: tuple[Schema, ...], data: dict[str, Any]) -> Schema:
@@ -261,7 +284,7 @@ def _idempotently(
                 request.method.encode(),
                 request.path.encode("utf-8", "surrogateescape"),
                 request.query_string,
-                request.get_data(cache=True),
+                _raw_body(),
             ]
         )
     ).hexdigest()
@@ -301,11 +324,13 @@ def _idempotently(
 
 
 def _without_secrets(body: str, secret: tuple[str, ...]) -> str:
-    """The reply to keep for replays, minus what must never be stored (tokens, links)."""
+    """The reply to keep for replays, minus what must never be stored (keys, tokens, links
+    holding tokens): those fields answer null on a replay, and ``secret_withheld`` says so."""
     if not secret:
         return body
     data = json.loads(body)
     for name in secret:
         if name in data:
             data[name] = None
+    data["secret_withheld"] = True
     return json.dumps(data, ensure_ascii=False) + "\n"

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, json
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from domain.errors import (
     CapacityError,
@@ -51,6 +51,7 @@ _TITLES = {
     403: ("forbidden", "Not permitted"),
     404: ("not-found", "Not found"),
     405: ("method-not-allowed", "Method not allowed"),
+    408: ("request-timeout", "Request body too slow"),
     409: ("conflict", "Conflict"),
     412: ("stale-version", "Changed since you read it"),
     413: ("too-large", "Request body too large"),
@@ -166,6 +167,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
         status = error.code or 500
+        if isinstance(error, SecurityError):  # a Host outside TRUSTED_HOSTS
+            return problem(
+                400,
+                "This service does not answer for the host this request named; "
+                "use its configured address.",
+                slug="untrusted-host",
+                title="Host not accepted",
+            )
         headers = {}
         if status == 405:
             allow = dict(error.get_headers()).get("Allow")

@@ -37,9 +37,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any
-from urllib.parse import quote
 
-from flask import Response, current_app, request
+from flask import Response, request
 from werkzeug.http import http_date
 
 from domain.tokens import FeedToken, SubjectKind, digest
@@ -53,7 +52,6 @@ CALENDAR = "text/calendar; charset=utf-8"
 CACHE_SIZE = 2048
 GZIP_LEVEL = 9  # once per rendered body; a 9 kB feed takes well under a millisecond
 NOT_FOUND = "There is no calendar at this address."
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 @dataclass(frozen=True)
@@ -114,32 +112,6 @@ def cache() -> FeedCache:
 def not_found() -> ApiError:
     # One answer for unknown, revoked, rotated and expired tokens: nothing to tell apart.
     return ApiError(404, NOT_FOUND)
-
-
-# --- links -------------------------------------------------------------------------------------
-
-
-def public_base() -> str:
-    """Where clients reach this service: ``PUBLIC_URL`` if configured, else this request's
-    host over https (plain http is kept only for a local development server)."""
-    configured = current_app.config.get("PUBLIC_URL")
-    if configured:
-        return str(configured).rstrip("/")
-    host = request.host
-    local = host.split(":")[0] in LOCAL_HOSTS or host.startswith("[::1]")
-    scheme = request.scheme if local else "https"
-    return f"{scheme}://{host}"
-
-
-def links(path: str) -> dict[str, str]:
-    """The https URL, the ``webcal://`` URL and Google Calendar's "add by URL" link."""
-    url = public_base() + path
-    webcal = "webcal://" + url.split("://", 1)[1]
-    return {
-        "url": url,
-        "webcal_url": webcal,
-        "google_url": "https://calendar.google.com/calendar/r?cid=" + quote(webcal, safe=""),
-    }
 
 
 # --- conditional GET ---------------------------------------------------------------------------
@@ -251,8 +223,11 @@ def serve(key: Any, build: Callable[[datetime], tuple[bytes, datetime | None] | 
     return respond(feed)
 
 
-def token_key(plain: str) -> tuple[str, str]:
-    return ("token", digest(plain))
+def token_key(route: str, plain: str) -> tuple[str, str]:
+    """The cache key of a token's feed. Feed tokens and invitation tokens are different
+    kinds, each served only by its own route: the key names the route, so a body cached
+    for one route is never an answer on the other."""
+    return (route, digest(plain))
 
 
 def person_feed(token: FeedToken, now: datetime) -> bytes:

@@ -133,7 +133,7 @@ class _Database:
             )
         elif settings.engine == "sqlite":
             assert settings.sqlite_path is not None
-            settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            settings.prepare_sqlite_file()
             self._path = str(settings.sqlite_path)
             self._local = threading.local()
         else:

@@ -37,8 +37,9 @@ class InvitationCommands(CirclesBase):
         invitee_name: Any,
         relationship: Any,
         invitee_email: Any = None,
+        expected_version: int | None = None,
     ) -> UUID:
-        session = self._get(TherapySession, session_id, "session")
+        session = self._get(TherapySession, session_id, "session", expected_version)
         group = self._get(TherapyGroup, session.group_id, "group")
         pid = text(patient_id, "patient_id", 100)
         if pid not in group.enrolled:
@@ -70,7 +71,7 @@ class InvitationCommands(CirclesBase):
         tid = text(therapist_id, "therapist_id", 100)
         if tid not in group.facilitator_ids:
             raise NotPermittedError(
-                f"therapist {tid} does not facilitate group '{group.name}' and cannot approve"
+                f"therapist {tid} does not facilitate this invitation's group and cannot approve"
             )
         invitation.approve(tid, actor)
         self.save(invitation)

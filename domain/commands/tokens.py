@@ -103,8 +103,10 @@ class TokenCommands(CirclesBase):
         return self._get(FeedToken, token_id, "feed token")
 
     @retrying
-    def revoke_feed_token(self, token_id: Any, actor: str) -> FeedToken:
-        token = self._get(FeedToken, token_id, "feed token")
+    def revoke_feed_token(
+        self, token_id: Any, actor: str, expected_version: int | None = None
+    ) -> FeedToken:
+        token = self._get(FeedToken, token_id, "feed token", expected_version)
         token.revoke(actor)
         self.save(token)
         return token

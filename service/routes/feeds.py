@@ -16,7 +16,7 @@ from flask import Blueprint, Response
 from domain.commands.tokens import IssuedToken
 from domain.tokens import FeedSubjects, FeedToken, SubjectKind
 from projections.calendars import InvitationEntry
-from service import feeds, ical
+from service import feeds, ical, links
 from service.context import circles
 from service.endpoint import COORDINATOR, STAFF, Call, Reply, endpoint
 from service.routes.access import require_facilitator
@@ -28,13 +28,6 @@ TAG = "feeds"
 SECRET = ("token", "url", "webcal_url", "google_url")
 
 
-@bp.after_request
-def _no_referrer(response: Response) -> Response:
-    # Token URLs must not leak to other sites through the Referer header.
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    return response
-
-
 def _issued(issued: IssuedToken) -> Reply:
     data = {
         **{k: getattr(issued.record, k) for k in ("id", "subject_kind", "subject_id")},
@@ -42,7 +35,7 @@ def _issued(issued: IssuedToken) -> Reply:
         "created_on": issued.record.created_on,
         "modified_on": issued.record.modified_on,
         "token": issued.token,
-        **feeds.links(f"/feeds/{issued.token}.ics"),
+        **links.links(f"/feeds/{issued.token}.ics"),
     }
     return Reply(data, status=201, headers={"Cache-Control": "no-store"})
 
@@ -103,9 +96,14 @@ def issue_therapist_token(call: Call, therapist_id: str) -> Reply:
     roles=[COORDINATOR],
     response=fs.FeedTokenOut(),
     errors=[404],
+    if_match=True,
+    etag=True,
 )
-def revoke_token(call: Call, token_id: str) -> FeedToken:
-    return circles().revoke_feed_token(token_id, call.actor)
+def revoke_token(call: Call, token_id: str) -> Reply:
+    token = circles().revoke_feed_token(
+        token_id, call.actor, expected_version=call.expected_version
+    )
+    return Reply(token, etag=token.version)
 
 
 # --- feeds -------------------------------------------------------------------------------------
@@ -142,7 +140,7 @@ def person_feed(call: Call, token: str) -> Response:
             return None
         return feeds.person_feed(found, now), None
 
-    return feeds.serve(feeds.token_key(token), build)
+    return feeds.serve(feeds.token_key("feed", token), build)
 
 
 @bp.get("/i/<token>.ics")
@@ -163,7 +161,7 @@ def invitee_feed(call: Call, token: str) -> Response:
             return None
         return ical.render([entry.session], "Invited session"), feeds.invitation_expiry(entry)
 
-    return feeds.serve(feeds.token_key(token), build)
+    return feeds.serve(feeds.token_key("invitation", token), build)
 
 
 @bp.get("/groups/<group_id>/calendar.ics")
@@ -202,7 +200,7 @@ def _invitee_view(token: str, entry: InvitationEntry, now: datetime) -> dict[str
             "location": session.room_id or session.video_url,
             "summary": (ical.CANCELLED_PREFIX if cancelled else "") + ical.SUMMARY,
         },
-        "calendar_url": feeds.public_base() + f"/i/{token}.ics",
+        "calendar_url": links.public_base() + f"/i/{token}.ics",
     }
 
 
@@ -228,6 +226,11 @@ def invitee_page(call: Call, token: str) -> Reply:
     return Reply(_invitee_view(token, entry, now), headers={"Cache-Control": "private, no-store"})
 
 
+def _live_invitation(token: str) -> None:
+    """The guard of the answering routes: an unknown token is 404 before any body is read."""
+    _invitation(token)
+
+
 def _respond(token: str, accept: bool) -> Reply:
     found, _, _ = _invitation(token)
     app = circles()
@@ -244,6 +247,7 @@ def _respond(token: str, accept: bool) -> Reply:
     body=NoBody(),
     response=fs.InviteeView(),
     errors=[404, 409],
+    guard=_live_invitation,
 )
 def accept(call: Call, token: str) -> Reply:
     return _respond(token, True)
@@ -257,6 +261,7 @@ def accept(call: Call, token: str) -> Reply:
     body=NoBody(),
     response=fs.InviteeView(),
     errors=[404, 409],
+    guard=_live_invitation,
 )
 def decline(call: Call, token: str) -> Reply:
     return _respond(token, False)

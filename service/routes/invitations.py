@@ -9,9 +9,10 @@ from flask import Blueprint
 from domain.invitation import Invitation
 from service.context import circles
 from service.endpoint import COORDINATOR, THERAPIST, Call, Reply, endpoint
-from service.feeds import public_base
 from service.history import history
+from service.links import public_base
 from service.paging import page
+from service.routes.access import require_invitation_scope
 from service.schemas import invitations as iv
 from service.schemas.common import HistoryPage, PageQuery, attributes
 from service.schemas.groups import NoBody, ReasonIn
@@ -50,6 +51,7 @@ def get_invitation(call: Call, invitation_id: str) -> Reply:
 )
 def approve_invitation(call: Call, invitation_id: str) -> Reply:
     assert call.staff is not None
+    require_invitation_scope(call, circles().get_invitation(invitation_id))
     invitation = circles().approve_invitation(
         invitation_id,
         call.actor,

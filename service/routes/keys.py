@@ -41,6 +41,7 @@ def list_keys(call: Call) -> dict[str, Any]:
     body=ks.KeyCreate(),
     response=ks.KeyCreated(),
     status=201,
+    secret=("key",),
 )
 def create_key(call: Call) -> Reply:
     plain, key = services().storage.create_key(

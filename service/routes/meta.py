@@ -94,7 +94,7 @@ _SWAGGER_PAGE = """<!doctype html>
 
 _SWAGGER_INIT = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui",
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
-  layout: "StandaloneLayout", persistAuthorization: true});"""
+  layout: "StandaloneLayout", persistAuthorization: true, validatorUrl: null});"""
 
 
 @bp.get("/docs")

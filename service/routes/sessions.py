@@ -12,7 +12,7 @@ from service.context import circles, services
 from service.endpoint import COORDINATOR, THERAPIST, Call, Reply, endpoint
 from service.history import history
 from service.paging import page
-from service.routes.access import require_facilitator, require_visible
+from service.routes.access import require_session_scope, require_visible
 from service.schemas import invitations as iv
 from service.schemas import sessions as ss
 from service.schemas.common import HistoryPage, PageQuery
@@ -174,8 +174,7 @@ def cancel_session(call: Call, session_id: str) -> Reply:
 )
 def record_attendance(call: Call, session_id: str) -> Reply:
     app = circles()
-    if call.therapist_id is not None:
-        require_facilitator(call, app.get_group(app.get_session(session_id).group_id))
+    require_session_scope(call, app.get_session(session_id))
     records = [
         {k: (str(v) if k == "invitation_id" else v) for k, v in record.items()}
         for record in call.body["records"]
@@ -195,11 +194,14 @@ def record_attendance(call: Call, session_id: str) -> Reply:
     response=iv.Invitation(),
     status=201,
     errors=[404, 409],
+    if_match=True,
     etag=True,
 )
 def propose_invitation(call: Call, session_id: str) -> Reply:
     app = circles()
-    invitation_id = app.propose_invitation(session_id, call.actor, **call.body)
+    invitation_id = app.propose_invitation(
+        session_id, call.actor, expected_version=call.expected_version, **call.body
+    )
     invitation = app.get_invitation(invitation_id)
     return Reply(invitation, status=201, etag=invitation.version)
 

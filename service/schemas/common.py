@@ -106,6 +106,20 @@ class Out(Schema):
         unknown = EXCLUDE
 
 
+def SecretWithheld() -> fields.Boolean:  # noqa: N802 - reads like a field class
+    """Says whether this answer is an idempotent replay whose secret fields were withheld."""
+    return fields.Boolean(
+        required=True,
+        dump_default=False,
+        metadata={
+            "description": "false on the answer that shows the secret. A replay of the "
+            "request with the same Idempotency-Key answers the same body with every secret "
+            "field null and this field true: secrets are never stored, so a lost secret "
+            "cannot be fetched again — issue a new one instead."
+        },
+    )
+
+
 class PageQuery(Strict):
     limit = fields.Integer(
         load_default=50,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields
 
 from domain.tokens import SubjectKind
-from service.schemas.common import Out
+from service.schemas.common import Out, SecretWithheld
 
 SHOWN_ONCE = (
     "Shown in this response only (only its hash is stored); a replay of the request with "
@@ -39,6 +39,7 @@ class FeedTokenIssued(FeedTokenOut):
         required=True,
         metadata={"description": 'Google Calendar\'s "add by URL" link for the feed.'},
     )
+    secret_withheld = SecretWithheld()
 
 
 class InviteeSession(Out):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from domain.values import InvitationStatus
-from service.schemas.common import Id, Out, Strict, Text
+from service.schemas.common import Id, Out, SecretWithheld, Strict, Text
 
 
 class ProposeIn(Strict):
@@ -53,3 +53,4 @@ class Sent(Invitation):
             "replay with the same Idempotency-Key answers null)."
         },
     )
+    secret_withheld = SecretWithheld()

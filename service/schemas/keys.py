@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from service.schemas.common import Id, Out, Strict, Text, page_of
+from service.schemas.common import Id, Out, SecretWithheld, Strict, Text, page_of
 from service.storage import ROLES
 
 
@@ -34,7 +34,15 @@ class StaffKeyOut(Out):
 
 
 class KeyCreated(StaffKeyOut):
-    key = fields.String(required=True, metadata={"description": "Shown once; store it now."})
+    key = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "Shown once; store it now (only its SHA-256 is kept). A replay "
+            "with the same Idempotency-Key answers null here."
+        },
+    )
+    secret_withheld = SecretWithheld()
 
 
 KeyPage = page_of(StaffKeyOut, "KeyPage")

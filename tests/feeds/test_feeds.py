@@ -241,7 +241,7 @@ def test_therapist_and_group_feeds(api: Api) -> None:
     etag = r.headers["ETag"]
     again = api.get(f"/groups/{gid}/calendar.ics", headers={"If-None-Match": etag})
     assert again.status_code == 304
-    problem(api.get(f"/groups/{gid}/calendar.ics", role="therapist"), 403)  # not t-ana's
+    problem(api.get(f"/groups/{gid}/calendar.ics", role="therapist"), 404)  # not t-ana's
     problem(api.get(f"/groups/{gid}/calendar.ics", role=None), 401)
     problem(api.get("/groups/00000000-0000-4000-8000-000000000000/calendar.ics"), 404)
 

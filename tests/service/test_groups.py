@@ -43,7 +43,9 @@ def test_therapist_sees_only_groups_they_facilitate(api: Api) -> None:
     mine = api.group()
     other = api.group(name="Other", facilitator_ids=["t-bob"], room_id="room-9")
     assert api.get(f"/groups/{mine['id']}", role="therapist").status_code == 200
-    problem(api.get(f"/groups/{other['id']}", role="therapist"), 403)
+    # Out of scope is not found: the answer an unknown id gets, naming nothing.
+    hidden = problem(api.get(f"/groups/{other['id']}", role="therapist"), 404)
+    assert hidden["detail"] == f"no group with id {other['id']}"
     listed = api.get("/groups", role="therapist").get_json()["items"]
     assert [g["id"] for g in listed] == [mine["id"]]
 

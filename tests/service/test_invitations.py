@@ -30,7 +30,7 @@ def test_invitation_lifecycle(api: Api) -> None:
     url = f"/invitations/{iid}"
     problem(api.post(f"{url}/send"), 409)  # before approval
     problem(api.post(f"{url}/consent", json=CONSENT), 409)
-    problem(api.post(f"{url}/approve", role="other_therapist"), 403)  # not a facilitator
+    problem(api.post(f"{url}/approve", role="other_therapist"), 404)  # not a facilitator
     r = api.post(f"{url}/approve", role="therapist")
     assert r.status_code == 200 and r.get_json()["approved_by"] == "t-ana"
     problem(api.post(f"{url}/approve", role="therapist"), 409)

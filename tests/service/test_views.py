@@ -51,7 +51,7 @@ def test_therapist_and_room_calendars(api: Api) -> None:
         "/rooms/room-1/sessions?start=2027-03-08T00:00:00Z&end=2027-03-20T00:00:00Z", role="billing"
     ).get_json()
     assert [s["number"] for s in window["items"]] == [2, 3]
-    problem(api.get("/therapists/t-bob/sessions", role="therapist"), 403)
+    problem(api.get("/therapists/t-bob/sessions", role="therapist"), 404)
     problem(api.get("/rooms/room-1/sessions?start=yesterday"), 422)
     problem(api.get("/rooms/room-1/sessions?cursor=abc"), 422)
 
@@ -66,7 +66,7 @@ def test_attendance_reports(api: Api) -> None:
     assert patient["at_risk"] and patient["groups"][0]["group_id"] == gid
     hidden = api.get("/patients/p-2/attendance", role="other_therapist").get_json()
     assert hidden["groups"] == []
-    problem(api.get(f"/reports/attendance?group_id={gid}", role="other_therapist"), 403)
+    problem(api.get(f"/reports/attendance?group_id={gid}", role="other_therapist"), 404)
     problem(api.get("/reports/attendance"), 422)
     problem(api.get(f"/reports/attendance?group_id={MISSING}"), 404)
 
