@@ -1,9 +1,10 @@
 """B3: a patient's 16-session feed vs ``GET /healthz`` on the same running server.
 
-A real gunicorn (one sync worker, as in the Procfile) serves a SQLite file (or PostgreSQL
-with ``--store postgres``). The clinic is seeded over HTTP: one IPT group with 16 weekly
-sessions, the patient enrolled, a feed token issued. Then, interleaved in one loop, each
-request on a fresh connection (gunicorn's sync worker closes after each answer):
+A real gunicorn configured as the Procfile's ``web`` line (``service/gunicorn_conf.py``,
+with one worker process) serves a SQLite file (or PostgreSQL with ``--store postgres``).
+The clinic is seeded over HTTP: one IPT group with 16 weekly sessions, the patient
+enrolled, a feed token issued. Then, interleaved in one loop, each request on a fresh
+connection (as a calendar client polling now and then opens one):
 
 - ``GET /healthz`` — the floor: routing, the endpoint wrapper, a JSON answer;
 - ``GET /feeds/{token}.ics`` — the full 200 with the body;
@@ -142,8 +143,9 @@ def main() -> None:
         ).stdout.strip()  # fmt: skip
         port = _free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "service.app:create_app()", "--bind",
-             f"127.0.0.1:{port}", "--workers", "1", "--log-level", "warning"],
+            [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_conf",
+             "service.app:create_app()", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+             "--log-level", "warning"],
             env=env, cwd=ROOT,
         )  # fmt: skip
         # With PostgreSQL the views are kept by the worker process, as in the Procfile.
@@ -208,7 +210,7 @@ def main() -> None:
 
     p50 = {k: statistics.median(v) * 1000 for k, v in samples.items()}
     p90 = {k: statistics.quantiles(v, n=10)[-1] * 1000 for k, v in samples.items()}
-    print(f"B3 ({args.store}, gunicorn 1 sync worker, n={args.n} each, {events} events, "
+    print(f"B3 ({args.store}, gunicorn as the Procfile, 1 worker, n={args.n} each, {events} events, "
           f"{len(body)} bytes)")  # fmt: skip
     for name in kinds:
         print(f"  {name:8s} p50 {p50[name]:.3f} ms   p90 {p90[name]:.3f} ms")

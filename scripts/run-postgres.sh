@@ -6,11 +6,12 @@
 #     scripts/run-postgres.sh [WEB_PORT_1 [WEB_PORT_2]]        # default ports 8001 8002
 #
 # The commands are read from ./Procfile, so what runs here is what a platform runs.
-# WEB_CONCURRENCY sets gunicorn workers per web process (gunicorn's default: 1).
-# CIPHER_KEY, if set, is passed on. Ctrl-C or SIGTERM stops all three processes.
+# WEB_CONCURRENCY sets gunicorn workers per web process (service/gunicorn_conf.py: 2).
+# CIPHER_KEY and PUBLIC_URL, if set, are passed on. Ctrl-C or SIGTERM stops all three processes.
 # Each process's pid is written to $CIRCLES_RUN_DIR (default ./var/run) as web1.pid,
 # web2.pid, worker.pid, so one can be stopped or killed on its own.
 set -euo pipefail
+umask 077  # pid files, logs and anything the processes write: private to this user
 cd "$(dirname "$0")/.."
 
 : "${DATABASE_URL:?set DATABASE_URL=postgresql://user@host:5432/db[?schema=name]}"

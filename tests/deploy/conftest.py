@@ -57,7 +57,7 @@ def deploy_env(store: StoreSettings) -> dict[str, str]:
     env.update(
         DATABASE_URL=database_url(store),
         CIRCLES_PROJECTIONS="worker",
-        WEB_CONCURRENCY="1",  # the Procfile's default: one sync gunicorn worker per process
+        WEB_CONCURRENCY="1",  # one gunicorn worker (of WEB_THREADS threads) per web process
         PYTHONPATH=str(ROOT),
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
     )

@@ -26,7 +26,10 @@ from tests.e2e.conftest import ROOT, free_port, store_env
 
 SLOW = 20
 READ_TIMEOUT = 3  # seconds a request may take to arrive (WEB_READ_TIMEOUT)
-PATIENT = 30  # the tests' client timeout: generous, far beyond what a healthy answer takes
+# Client timeouts: generous, far beyond what a healthy answer takes (milliseconds; the bar
+# is a second), yet shorter than the 30 s a blocked sync worker takes to be killed.
+HEALTHZ_PATIENCE = 10
+PATIENT = 30
 
 SLOW_BODY = (
     b"POST /i/" + b"x" * 43 + b"/accept HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -85,7 +88,7 @@ def _slow_clients(base: str, opening: bytes, stack: ExitStack) -> list[socket.so
 
 
 def _healthz(base: str) -> int:
-    with urllib.request.urlopen(base + "/healthz", timeout=PATIENT) as answer:
+    with urllib.request.urlopen(base + "/healthz", timeout=HEALTHZ_PATIENCE) as answer:
         return int(answer.status)
 
 
