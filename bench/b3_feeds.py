@@ -210,7 +210,7 @@ def main() -> None:
 
     p50 = {k: statistics.median(v) * 1000 for k, v in samples.items()}
     p90 = {k: statistics.quantiles(v, n=10)[-1] * 1000 for k, v in samples.items()}
-    print(f"B3 ({args.store}, gunicorn as the Procfile, 1 worker, n={args.n} each, {events} events, "
+    print(f"B3 ({args.store}, Procfile gunicorn, 1 worker, n={args.n} each, {events} events, "
           f"{len(body)} bytes)")  # fmt: skip
     for name in kinds:
         print(f"  {name:8s} p50 {p50[name]:.3f} ms   p90 {p90[name]:.3f} ms")
