@@ -7,8 +7,8 @@
   plugins, no ``<base>``, no framing (``frame-ancestors 'none'``, and ``X-Frame-Options``
   for older browsers). Inline *styles* stay allowed: Swagger UI's components set them and
   they cannot run code.
-- JSON (answers and problems) is ``Cache-Control: no-store`` unless the route chose a
-  policy itself: it names patients, invitees and attendance, and must not linger in a
+- JSON (answers and problems) and CSV reports are ``Cache-Control: no-store`` unless the
+  route chose a policy itself: it names patients, invitees and attendance, and must not linger in a
   browser or proxy cache. Feeds keep their ``private`` policy and their ETag; the API
   description and Swagger's static files, which hold no patient data, keep theirs.
 """
@@ -31,7 +31,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-_JSON = ("application/json", "application/problem+json")
+_JSON = ("application/json", "application/problem+json", "text/csv")  # CSV: cost reports
 _NO_PATIENT_DATA = ("/openapi.json",)
 
 
