@@ -139,6 +139,7 @@ def _app(store: StoreSettings, **config: Any) -> Iterator[Api]:
     app = create_app({"STORE": store, "CLOCK": Clock(), "TESTING": True, **config})
     api = Api(app=app, client=app.test_client(), clock=Clock())
     api.keys["coordinator"], _ = app.extensions["circles"].storage.create_key("coordinator", "c")
+    api.enroll(api.group()["id"], "p-1")  # a feed token is only for a patient ever enrolled
     try:
         yield api
     finally:
