@@ -39,6 +39,7 @@ from service.app import MAX_BODY_BYTES
 
 DEFAULT_READ_TIMEOUT = 10.0
 MAX_HEAD_BYTES = 16 * 1024  # gunicorn's own limits refuse less (request line 4094, fields 8190)
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
 
@@ -85,7 +86,15 @@ class BufferedSocket:
             self.eof = True
         return data
 
-    def __getattr__(self, name: str) -> Any:  # send, sendall, setblocking, close, ...
+    def send(self, data: bytes, flags: int = 0) -> int:
+        if self.continued and data == CONTINUE:
+            # gunicorn answers Expect: 100-continue once it parses the request; the event
+            # loop has already done so (to get the body): do not say it twice.
+            self.continued = False
+            return len(data)
+        return self._sock.send(data, flags)
+
+    def __getattr__(self, name: str) -> Any:  # sendall, setblocking, close, ...
         return getattr(self._sock, name)
 
     # --- the event loop's side ----------------------------------------------------------------
@@ -127,7 +136,7 @@ class BufferedSocket:
         if not done and expect and not self.continued:
             self.continued = True
             with contextlib.suppress(OSError):
-                self._sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+                self._sock.send(CONTINUE)
         return done
 
 

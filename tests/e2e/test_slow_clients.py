@@ -117,3 +117,57 @@ def test_slow_clients_do_not_starve_healthz(web: str, opening: bytes) -> None:
             while chunk := client.recv(4096):
                 answer += chunk
             assert answer.startswith(b"HTTP/1.1 408 "), answer[:100]
+
+
+def _read_answer(client: socket.socket) -> tuple[bytes, bytes]:
+    """One HTTP answer with a Content-Length: (head, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += client.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += client.recv(4096)
+    return head, body
+
+
+def test_ordinary_clients_are_served_as_before(web: str) -> None:
+    """Keep-alive, chunked bodies, Expect: 100-continue and pipelined requests still work
+    with the buffering worker."""
+    port = int(web.rsplit(":", 1)[1])
+    accept = b"POST /i/" + b"z" * 43 + b"/accept HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=PATIENT) as client:
+        # Two requests on one kept-alive connection.
+        for _ in range(2):
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            head, body = _read_answer(client)
+            assert head.startswith(b"HTTP/1.1 200 ") and b'"ok"' in body
+        # A chunked body, sent in pieces.
+        client.sendall(accept + b"Content-Type: application/json\r\n")
+        client.sendall(b"Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n")
+        time.sleep(0.2)
+        client.sendall(b"1\r\n}\r\n0\r\n\r\n")
+        head, _ = _read_answer(client)
+        assert head.startswith(b"HTTP/1.1 404 ")  # the unknown token, checked first
+    with socket.create_connection(("127.0.0.1", port), timeout=PATIENT) as client:
+        # Expect: 100-continue is answered before the body is sent.
+        body = b'{"x": "' + b"y" * 5000 + b'"}'
+        client.sendall(
+            accept + b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+        )
+        assert client.recv(4096).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        client.sendall(body)
+        head, _ = _read_answer(client)
+        assert head.startswith(b"HTTP/1.1 404 ")  # one 100 Continue, then the answer
+    with socket.create_connection(("127.0.0.1", port), timeout=PATIENT) as client:
+        # A body far larger than the service accepts is not waited for.
+        client.sendall(
+            accept + b"Content-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{"
+        )
+        head, _ = _read_answer(client)
+        assert head.startswith(b"HTTP/1.1 404 ")  # the token is checked before the body
