@@ -172,7 +172,8 @@ def _chunked_complete(body: memoryview, max_body: int) -> bool:
             return True
         at += eol + 2
         if size == 0:
-            return bytes(body[at:]).find(b"\r\n") >= 0  # the trailers end with an empty line
+            trailers = bytes(body[at:])  # none, or header lines; then an empty line
+            return trailers.startswith(b"\r\n") or b"\r\n\r\n" in trailers
         total += size
         if total > max_body:
             return True
