@@ -254,7 +254,15 @@ def test_out_of_scope_is_answered_as_not_found_naming_nothing(api: Api) -> None:
         ("GET", "/groups/{id}", None, gid),
         ("GET", "/groups/{id}/calendar.ics", None, gid),
         ("GET", "/reports/attendance?group_id={id}", None, gid),
+        ("GET", "/sessions/{id}", None, sid),
+        ("GET", "/sessions/{id}/roster", None, sid),
         ("PUT", "/sessions/{id}/attendance", records, sid),
+        (
+            "POST",
+            "/sessions/{id}/cancellations",
+            {"patient_id": "p-1", "told_at": "2027-01-04T08:00"},
+            sid,
+        ),
         ("POST", "/invitations/{id}/approve", {}, iid),
     ]
     for method, path, body, ident in asked:

@@ -65,6 +65,13 @@ TABLE: list[tuple[str, str, str, Any, str]] = [
     ),
     (
         "POST",
+        "/sessions/{session}/cancellations",
+        "coordinator",
+        {"patient_id": "p-1", "told_at": "2027-01-04T08:00"},
+        "session",
+    ),
+    (
+        "POST",
         "/enrollments/{enrollment}/intake",
         "coordinator",
         {"primary_area": "grief", "inventory_done": True},
