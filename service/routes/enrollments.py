@@ -57,7 +57,7 @@ def record_intake(call: Call, enrollment_id: str) -> Reply:
     tag=TAG,
     roles=[COORDINATOR],
     body=ReasonIn(),
-    response=es.Withdrawn(),
+    response=es.EnrollmentWithdrawn(),
     errors=[404, 409],
     if_match=True,
     etag=True,

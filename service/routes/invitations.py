@@ -85,7 +85,7 @@ def record_consent(call: Call, invitation_id: str) -> Reply:
     tag=TAG,
     roles=[COORDINATOR],
     body=NoBody(),
-    response=iv.Sent(),
+    response=iv.InvitationSent(),
     errors=[404, 409],
     if_match=True,
     etag=True,

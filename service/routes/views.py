@@ -208,7 +208,7 @@ def _csv(sessions: list[dict[str, Any]]) -> Response:
     tag="reports",
     roles=[BILLING, COORDINATOR],
     query=vs.StatementQuery(),
-    response=vs.StatementOut(),
+    response=vs.Statement(),
 )
 def statement(call: Call, patient_id: str) -> dict[str, Any]:
     start, end = call.query.get("from_"), call.query.get("to")

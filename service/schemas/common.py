@@ -149,21 +149,69 @@ def page_of(item: type[Schema], name: str) -> type[Schema]:
 
 
 class Problem(Out):
-    """RFC 9457 problem details."""
+    """RFC 9457 problem details: every refusal has these four fields."""
 
-    type = fields.String(required=True)
+    type = fields.String(required=True, metadata={"example": "urn:circles:problem:not-found"})
     title = fields.String(required=True)
     status = fields.Integer(required=True)
     detail = fields.String(required=True)
+
+
+class ValidationProblem(Problem):
+    """422: the fields that are invalid, each with its messages."""
+
     errors = fields.Dict(
         keys=fields.String(),
         values=fields.List(fields.String()),
-        metadata={"description": "Messages per field, e.g. {'fees.session_fee': ['...']}."},
+        metadata={
+            "description": "Messages per field, e.g. {'fees.session_fee': ['...']}; absent "
+            "when the refusal is not about a field (an Idempotency-Key reused)."
+        },
     )
+
+
+class NotFoundProblem(Problem):
+    """404; a feed asked for someone unknown also says why and whom."""
+
+    reason = fields.String(
+        metadata={
+            "description": "Why a feed cannot be issued for the subject",
+            "enum": ["never-enrolled", "facilitates-no-group"],
+        }
+    )
+    patient_id = fields.String(metadata={"description": "With never-enrolled: the patient"})
+    therapist_id = fields.String(
+        metadata={"description": "With facilitates-no-group: the therapist"}
+    )
+
+
+class ConflictProblem(Problem):
+    """409; a double booking names what collides, a duplicate enrollment the existing one."""
+
     colliding_session_id = fields.String(
         metadata={"description": "On a double booking: the session it collides with."}
     )
-    current_version = fields.Integer(metadata={"description": "On 412: the current version."})
+    resource = fields.String(
+        metadata={
+            "description": "On a double booking: the therapist or room booked twice, "
+            "as therapist:<id> or room:<id>.",
+            "example": "therapist:t-ana",
+        }
+    )
+    enrollment_id = fields.String(
+        metadata={
+            "description": "On an enrollment that already exists: its id.",
+            "format": "uuid",
+        }
+    )
+
+
+class StaleVersionProblem(Problem):
+    """412: If-Match named a version that is no longer the current one."""
+
+    current_version = fields.Integer(
+        required=True, metadata={"description": "The current version (also the ETag)."}
+    )
 
 
 class HistoryEvent(Out):

@@ -41,7 +41,7 @@ class Enrollment(Out):
     modified_at = fields.DateTime(attribute="modified_on", required=True)
 
 
-class Withdrawn(Enrollment):
+class EnrollmentWithdrawn(Enrollment):
     promoted_enrollment_id = fields.UUID(
         allow_none=True,
         required=True,

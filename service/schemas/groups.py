@@ -72,7 +72,7 @@ class NoBody(Strict):
     """An empty JSON object (or no body at all)."""
 
 
-class FeesOut(Out):
+class Fees(Out):
     currency = fields.String(required=True)
     session_fee = Money(required=True)
     maintenance_fee = Money(required=True)
@@ -82,9 +82,9 @@ class FeesOut(Out):
     billing_codes = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
 
 
-class FeePeriodOut(Out):
+class FeePeriod(Out):
     effective_from = fields.DateTime(allow_none=True, required=True)
-    fees = fields.Nested(FeesOut, required=True)
+    fees = fields.Nested(Fees, required=True)
 
 
 class Group(Out):
@@ -107,8 +107,8 @@ class Group(Out):
     free_seats = fields.Integer(required=True)
     session_count = fields.Function(lambda g: len(g.session_ids), required=True, metadata=INT)
     currency = fields.String(required=True)
-    fees = fields.Nested(FeesOut, required=True, metadata={"description": "Fees in force now"})
-    fee_history = fields.List(fields.Nested(FeePeriodOut), attribute="fee_periods", required=True)
+    fees = fields.Nested(Fees, required=True, metadata={"description": "Fees in force now"})
+    fee_history = fields.List(fields.Nested(FeePeriod), attribute="fee_periods", required=True)
     length_override_reason = fields.String(allow_none=True, required=True)
     created_at = fields.DateTime(attribute="created_on", required=True)
     modified_at = fields.DateTime(attribute="modified_on", required=True)

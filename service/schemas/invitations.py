@@ -21,9 +21,9 @@ class ConsentIn(Strict):
     document_ref = Text(required=True, metadata={"example": "scan-2027-0042"})
 
 
-class ConsentOut(Out):
+class Consent(Out):
     signed_by = fields.String(required=True)
-    signed_at = fields.String(required=True)
+    signed_at = fields.String(required=True, metadata={"format": "date-time"})  # as recorded
     document_ref = fields.String(required=True)
 
 
@@ -38,13 +38,13 @@ class Invitation(Out):
     invitee_email = fields.String(allow_none=True, required=True)
     status = fields.Enum(InvitationStatus, by_value=True, required=True)
     approved_by = fields.String(allow_none=True, required=True)
-    consent = fields.Nested(ConsentOut, allow_none=True, required=True)
+    consent = fields.Nested(Consent, allow_none=True, required=True)
     session_starts_at = fields.DateTime(required=True)
     created_at = fields.DateTime(attribute="created_on", required=True)
     modified_at = fields.DateTime(attribute="modified_on", required=True)
 
 
-class Sent(Invitation):
+class InvitationSent(Invitation):
     url = fields.String(
         allow_none=True,
         required=True,

@@ -38,7 +38,7 @@ class CalendarQuery(PageQuery):
     end = fields.AwareDateTime(metadata={"description": "Sessions starting before"})
 
 
-class Counts(Out):
+class AttendanceCounts(Out):
     present = fields.Integer(required=True)
     late = fields.Integer(required=True)
     absent = fields.Integer(required=True)
@@ -46,14 +46,14 @@ class Counts(Out):
     late_cancel = fields.Integer(required=True)
 
 
-class RateOut(Out):
+class AttendanceRate(Out):
     rate = Money(
         allow_none=True,
         required=True,
         metadata={"description": "(present + late) / recorded, 4 decimals; null if none"},
     )
     recorded = fields.Integer(required=True)
-    counts = fields.Nested(Counts, required=True)
+    counts = fields.Nested(AttendanceCounts, required=True)
     at_risk = fields.Boolean(
         required=True,
         metadata={
@@ -63,11 +63,11 @@ class RateOut(Out):
     )
 
 
-class PatientRate(RateOut):
+class PatientAttendanceRate(AttendanceRate):
     patient_id = fields.String(required=True)
 
 
-class GroupRate(RateOut):
+class GroupAttendanceRate(AttendanceRate):
     group_id = fields.UUID(required=True)
 
 
@@ -77,15 +77,15 @@ class AttendanceReportQuery(Strict):
 
 class AttendanceReport(Out):
     group_id = fields.UUID(required=True)
-    overall = fields.Nested(RateOut, required=True)
-    patients = fields.List(fields.Nested(PatientRate), required=True)
+    overall = fields.Nested(AttendanceRate, required=True)
+    patients = fields.List(fields.Nested(PatientAttendanceRate), required=True)
 
 
 class PatientAttendance(Out):
     patient_id = fields.String(required=True)
-    overall = fields.Nested(RateOut, required=True)
+    overall = fields.Nested(AttendanceRate, required=True)
     at_risk = fields.Boolean(required=True, metadata={"description": "The same as overall's"})
-    groups = fields.List(fields.Nested(GroupRate), required=True)
+    groups = fields.List(fields.Nested(GroupAttendanceRate), required=True)
 
 
 # Session dates a report may ask about: the range session times may take (SPEC §5).
@@ -122,7 +122,7 @@ class StatementQuery(PeriodQuery):
     pass
 
 
-class ChargeLineOut(Out):
+class ChargeLine(Out):
     session_id = fields.UUID(required=True)
     patient_id = fields.String(required=True)
     group_id = fields.UUID(required=True)
@@ -136,7 +136,7 @@ class ChargeLineOut(Out):
     currency = fields.String(required=True)
 
 
-class TotalsOut(Out):
+class CurrencyTotals(Out):
     currency = fields.String(required=True)
     lines = fields.Integer(required=True, metadata={"description": "Patient charge lines"})
     billable = fields.Integer(required=True, metadata={"description": "Lines above zero"})
@@ -144,17 +144,17 @@ class TotalsOut(Out):
     maintenance_subtotal = Money(required=True)
 
 
-class SessionTotals(TotalsOut):
+class CostReportSession(CurrencyTotals):
     session_id = fields.UUID(required=True)
     group_id = fields.UUID(required=True)
     session_date = fields.Date(required=True)
 
 
-class GroupTotals(TotalsOut):
+class CostReportGroup(CurrencyTotals):
     group_id = fields.UUID(required=True)
 
 
-class MonthTotals(TotalsOut):
+class CostReportMonth(CurrencyTotals):
     month = fields.String(required=True, metadata={"example": "2027-03"})
 
 
@@ -163,25 +163,25 @@ class CostReport(Out):
     to = fields.Date(allow_none=True, required=True)
     group_id = fields.UUID(allow_none=True, required=True)
     totals = fields.List(
-        fields.Nested(TotalsOut),
+        fields.Nested(CurrencyTotals),
         required=True,
         metadata={"description": "Everything in the report, one entry per currency"},
     )
-    sessions = fields.List(fields.Nested(SessionTotals), required=True)
-    groups = fields.List(fields.Nested(GroupTotals), required=True)
-    months = fields.List(fields.Nested(MonthTotals), required=True)
+    sessions = fields.List(fields.Nested(CostReportSession), required=True)
+    groups = fields.List(fields.Nested(CostReportGroup), required=True)
+    months = fields.List(fields.Nested(CostReportMonth), required=True)
 
 
-class StatementOut(Out):
+class Statement(Out):
     patient_id = fields.String(required=True)
     from_ = fields.Date(data_key="from", allow_none=True, required=True)
     to = fields.Date(allow_none=True, required=True)
     totals = fields.List(
-        fields.Nested(TotalsOut),
+        fields.Nested(CurrencyTotals),
         required=True,
         metadata={
             "description": "One entry per currency, with its maintenance subtotal; amounts "
             "in different currencies are never added together"
         },
     )
-    lines = fields.List(fields.Nested(ChargeLineOut), required=True)
+    lines = fields.List(fields.Nested(ChargeLine), required=True)
