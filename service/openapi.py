@@ -73,6 +73,7 @@ _IDEMPOTENCY_KEY = {
     "description": "A retry with the same key returns the first response and changes nothing.",
     "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,255}$"},
 }
+_PROSE = ("description", "example", "default", "readOnly", "writeOnly", "deprecated")
 _ETAG = {"ETag": {"description": "The aggregate's version", "schema": {"type": "string"}}}
 
 
@@ -105,7 +106,8 @@ def _new_spec(app: Flask) -> APISpec:
         },
     )
     assert plugin.converter is not None
-    plugin.converter.add_attribute_function(_enum_type)
+    plugin.converter.add_attribute_function(_enum_component)
+    plugin.converter.add_attribute_function(_nullable_nested)
     # marshmallow's Url is a URI; "url" is not a format OpenAPI tools know.
     plugin.map_to_openapi_type(fields.Url, "string", "uri")
     spec.components.security_scheme("staffKey", {"type": "http", "scheme": "bearer"})
@@ -113,7 +115,8 @@ def _new_spec(app: Flask) -> APISpec:
 
 
 class ComponentNames:
-    """apispec's ``schema_name_resolver``: a schema's component is its class name, once.
+    """apispec's ``schema_name_resolver``: a schema's component is its class name, once
+    (and an enum's, its enum class name).
 
     A nested schema gets a component too (never an inline object), and a name that two
     different shapes would share (two classes, or one class with ``only``/``exclude``) is an
@@ -125,25 +128,56 @@ class ComponentNames:
 
     def __call__(self, schema: type[Schema] | Schema) -> str:
         shape = make_schema_key(resolve_schema_instance(schema))
-        name = shape[0].__name__
+        return self.claim(shape[0].__name__, shape)
+
+    def claim(self, name: str, shape: Any) -> str:
+        """Reserve ``name`` for ``shape`` (a schema key, or an enum class)."""
         if self._shapes.setdefault(name, shape) != shape:
-            raise ValueError(f"two schema shapes would both be the component {name!r}")
+            raise ValueError(f"two shapes would both be the component {name!r}")
         return name
 
 
-def _enum_type(
+def _enum_component(
     converter: Any, field: fields.Field, ret: dict[str, Any], **_: Any
 ) -> dict[str, Any]:
-    """An Enum field's JSON type, which apispec leaves out for ``by_value`` enums (bound to
-    the converter as its attribute functions are)."""
-    if not isinstance(field, fields.Enum) or "type" in ret:
+    """An Enum field refers to one component named after its enum (``ProblemArea``).
+
+    Bound to the converter as apispec's own attribute functions are, and run after them: it
+    rewrites the property they built in place, keeping its prose. A nullable one is "the enum
+    or null" (``anyOf``), which OpenAPI 3.0 validators and client generators read alike.
+    """
+    if not isinstance(field, fields.Enum):
         return {}
     values = [m.value if field.by_value else m.name for m in field.enum]
-    if all(isinstance(v, str) for v in values):
-        return {"type": "string"}
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return {"type": "integer"}
+    kind = "integer" if all(type(v) is int for v in values) else "string"
+    name = field.enum.__name__
+    converter.schema_name_resolver.claim(name, field.enum)
+    if name not in converter.spec.components.schemas:
+        converter.spec.components.schema(name, component={"type": kind, "enum": values})
+    _refer(ret, {"$ref": f"#/components/schemas/{name}"}, kind, field.allow_none)
     return {}
+
+
+def _nullable_nested(
+    converter: Any, field: fields.Field, ret: dict[str, Any], **_: Any
+) -> dict[str, Any]:
+    """A nullable nested schema as "the component or null", not apispec's "any object"."""
+    if isinstance(field, fields.Nested) and field.allow_none and "anyOf" in ret:
+        ref = next(s for s in ret["anyOf"] if "$ref" in s)
+        _refer(ret, ref, "object", nullable=True)
+    return {}
+
+
+def _refer(ret: dict[str, Any], ref: dict[str, str], kind: str, nullable: bool) -> None:
+    prose = {k: v for k, v in ret.items() if k in _PROSE}
+    ret.clear()
+    if nullable:
+        ret["anyOf"] = [ref, {"type": kind, "nullable": True, "enum": [None]}]
+    elif prose:
+        ret["allOf"] = [ref]  # a $ref's siblings are ignored in OpenAPI 3.0
+    else:
+        ret.update(ref)
+    ret.update(prose)
 
 
 # --- one operation ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import copy
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
 import pytest
@@ -96,15 +97,24 @@ def test_every_object_shape_is_one_named_component(document: dict[str, Any]) -> 
 
 
 def test_enums_nullables_and_formats_say_their_type(document: dict[str, Any]) -> None:
+    inline_enums: dict[str, str] = {}
     for where, schema in schemas_in(document):
         if "enum" in schema or schema.get("nullable"):
-            assert "type" in schema or "anyOf" in schema, where
+            assert "type" in schema, where
         if "format" in schema:
             assert schema["format"] in KNOWN_FORMATS, where
-    group_create = document["components"]["schemas"]["GroupCreate"]["properties"]
+        if "enum" in schema and schema["enum"] != [None] and where.count("/") != 3:
+            values = json.dumps(sorted(map(str, schema["enum"])))
+            assert values not in inline_enums, f"{where} repeats {inline_enums.get(values)}"
+            inline_enums[values] = where
+    schemas = document["components"]["schemas"]
+    assert schemas["ProblemArea"]["type"] == "string" and "grief" in schemas["ProblemArea"]["enum"]
+    group_create = schemas["GroupCreate"]["properties"]
     assert group_create["video_url"]["format"] == "uri"
-    focus = group_create["focus_area"]
-    assert focus["type"] == "string" and focus["nullable"] and None in focus["enum"]
+    area = {"$ref": "#/components/schemas/ProblemArea"}
+    null = {"type": "string", "nullable": True, "enum": [None]}
+    assert group_create["focus_area"] == {"anyOf": [area, null]}
+    assert schemas["IntakeIn"]["properties"]["primary_area"] == area
 
 
 def test_a_name_two_shapes_would_share_is_refused() -> None:
@@ -116,6 +126,8 @@ def test_a_name_two_shapes_would_share_is_refused() -> None:
         names(second)
     with pytest.raises(ValueError, match="Slot"):
         names(first(only=("at",)))
+    with pytest.raises(ValueError, match="Slot"):
+        names.claim("Slot", Enum("Slot", "A B"))
 
 
 # --- real answers validate against the document ----------------------------------------------
@@ -205,7 +217,11 @@ def test_real_answers_and_refusals_match_the_document(api: Api, document: dict[s
     check(api.post(f"/invitations/{iid}/approve", role="therapist"), 200)
     consent = {"signed_by": "Pat", "signed_at": "2027-01-03T10:00:00+00:00", "document_ref": "d"}
     check(api.post(f"/invitations/{iid}/consent", json=consent), 200)
-    check(api.post(f"/invitations/{iid}/send"), 200)
+    link = check(api.post(f"/invitations/{iid}/send"), 200)["url"]
+    invitee = link[link.index("/i/") :]
+    check(api.get(invitee, role=None), 200)
+    check(api.post(f"{invitee}/accept", role=None), 200)
+    check(api.get("/i/" + "x" * 43, role=None), 404)
     check(api.get(f"/invitations/{iid}"), 200)
 
     api.clock.set(datetime(2027, 3, 3, 12, 0, tzinfo=UTC))
@@ -215,6 +231,8 @@ def test_real_answers_and_refusals_match_the_document(api: Api, document: dict[s
     check(api.post(f"/sessions/{second}/cancellations", json=told), 201)
     check(api.get(f"/sessions/{second}"), 200)
     check(api.get(f"/sessions/{first}/roster", role="therapist"), 200)
+    moved = {"starts_at": "2027-03-17T18:00", "reason": "Room repainted"}
+    check(api.post(f"/sessions/{sessions[2]['id']}/reschedule", json=moved), 200)
 
     check(api.get("/therapists/t-ana/sessions"), 200)
     check(api.get(f"/reports/attendance?group_id={gid}"), 200)
@@ -228,7 +246,8 @@ def test_real_answers_and_refusals_match_the_document(api: Api, document: dict[s
     unknown = check(api.post("/patients/p-404/feed-tokens"), 404)
     assert unknown["reason"] == "never-enrolled" and unknown["patient_id"] == "p-404"
     check(api.get("/api-keys", role="admin"), 200)
-    check(api.post("/api-keys", json={"role": "billing", "name": "Desk"}, role="admin"), 201)
+    desk = check(api.post("/api-keys", json={"role": "billing", "name": "Desk"}, role="admin"), 201)
+    check(api.delete(f"/api-keys/{desk['id']}", role="admin"), 200)
     check(api.get("/healthz", role=None), 200)
     check(api.get("/healthz/projections", role=None), 200)
     assert {s for _, s in check.seen} >= {200, 201, 400, 401, 403, 404, 409, 412, 415, 422}
