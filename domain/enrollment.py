@@ -30,6 +30,10 @@ def enrollment_id(group_id: UUID, patient_id: str) -> UUID:
 
 
 class Enrollment(Aggregate):
+    # Why the patient was admitted after the group closed to newcomers (SPEC §2, closed
+    # groups), as recorded on the event that seated or waitlisted them; None when it was open.
+    admission_override_reason: str | None = None
+
     @event("Created")
     def __init__(
         self,
@@ -40,12 +44,14 @@ class Enrollment(Aggregate):
         status: EnrollmentStatus,
         enrolled_at: datetime | None,
         actor: str,
+        admission_override_reason: str | None = None,
     ) -> None:
         self.group_id = group_id
         self.patient_id = patient_id
         self.patient_name = patient_name
         self.status = status
         self.enrolled_at = enrolled_at
+        self.admission_override_reason = admission_override_reason
         self.ended_at: datetime | None = None
         # Earlier seats, as [enrolled_at, ended_at], when the patient left and came back.
         self.past_periods: list[list[datetime | None]] = []
@@ -87,35 +93,58 @@ class Enrollment(Aggregate):
         self.primary_area = primary_area
         self.inventory_done = inventory_done
 
-    def promote(self, at: datetime, actor: str) -> None:
+    def promote(self, at: datetime, actor: str, admission_override_reason: str | None) -> None:
         if self.status is not EnrollmentStatus.WAITLISTED:
             raise WrongStateError(f"only a waitlisted patient can be promoted; {self.status.value}")
-        self._promoted(enrolled_at=at, actor=actor)
+        self._promoted(
+            enrolled_at=at, actor=actor, admission_override_reason=admission_override_reason
+        )
 
     @event("Promoted")
-    def _promoted(self, enrolled_at: datetime, actor: str) -> None:
+    def _promoted(
+        self, enrolled_at: datetime, actor: str, admission_override_reason: str | None = None
+    ) -> None:
         self.status = EnrollmentStatus.ENROLLED
         self.enrolled_at = enrolled_at
+        if admission_override_reason is not None:
+            self.admission_override_reason = admission_override_reason
 
-    def withdraw(self, reason: str, at: datetime, actor: str) -> None:
+    def withdraw(self, reason: str, at: datetime, actor: str, with_group: bool = False) -> None:
+        """End the enrollment. ``with_group``: it ends because the group itself ended (its
+        remaining sessions are cancelled with it, and the patient's calendar shows them so)."""
         if not self.is_active:
             raise WrongStateError(f"the enrollment is already {self.status.value}")
-        self._withdrawn(reason=reason, at=at, actor=actor)
+        self._withdrawn(reason=reason, at=at, actor=actor, with_group=with_group)
 
     @event("Withdrawn")
-    def _withdrawn(self, reason: str, at: datetime, actor: str) -> None:
+    def _withdrawn(self, reason: str, at: datetime, actor: str, with_group: bool = False) -> None:
         self.status = EnrollmentStatus.WITHDRAWN
         self.ended_at = at
         self.end_reason = reason
 
-    def rejoin(self, status: EnrollmentStatus, at: datetime, actor: str) -> None:
+    def rejoin(
+        self,
+        status: EnrollmentStatus,
+        at: datetime,
+        actor: str,
+        admission_override_reason: str | None,
+    ) -> None:
         """A withdrawn patient comes back: seated again, or at the end of the waitlist."""
         if self.status is not EnrollmentStatus.WITHDRAWN:
             raise WrongStateError(f"the enrollment is {self.status.value}; it cannot rejoin")
-        self._rejoined(status=status, at=at, actor=actor)
+        self._rejoined(
+            status=status, at=at, actor=actor, admission_override_reason=admission_override_reason
+        )
 
     @event("Rejoined")
-    def _rejoined(self, status: EnrollmentStatus, at: datetime, actor: str) -> None:
+    def _rejoined(
+        self,
+        status: EnrollmentStatus,
+        at: datetime,
+        actor: str,
+        admission_override_reason: str | None = None,
+    ) -> None:
+        self.admission_override_reason = admission_override_reason
         if self.enrolled_at is not None:
             self.past_periods = [*self.past_periods, [self.enrolled_at, self.ended_at or at]]
         self.status = status
@@ -124,11 +153,12 @@ class Enrollment(Aggregate):
         self.end_reason = None
 
     def complete(self, at: datetime, actor: str) -> None:
+        """The group completed; its later sessions are cancelled with it (``with_group``)."""
         if self.status is EnrollmentStatus.ENROLLED:
-            self._completed(at=at, actor=actor)
+            self._completed(at=at, actor=actor, with_group=True)
 
     @event("Completed")
-    def _completed(self, at: datetime, actor: str) -> None:
+    def _completed(self, at: datetime, actor: str, with_group: bool = False) -> None:
         self.status = EnrollmentStatus.COMPLETED
         self.ended_at = at
 

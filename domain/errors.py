@@ -42,6 +42,10 @@ class CapacityError(ConflictError):
     """A limit (group size, guest limit) would be exceeded."""
 
 
+class AdmissionClosedError(ConflictError):
+    """The group is closed to newcomers and no admission override reason was given."""
+
+
 class DuplicateError(ConflictError):
     """The thing already exists (e.g. the patient is already in the group)."""
 

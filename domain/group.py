@@ -12,6 +12,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.admission import DEFAULT_ADMISSION_CLOSES_AFTER, Admission
 from domain.course import check_course_can_start, check_sizes
 from domain.enrollment import enrollment_id
 from domain.errors import CapacityError, DuplicateError, InvalidInputError, WrongStateError
@@ -30,7 +31,15 @@ DEFAULT_MIN_SIZE = 4
 DEFAULT_GUEST_LIMIT = 2
 
 
+ADMITTING = (GroupStatus.OPEN, GroupStatus.RUNNING)
+
+
 class TherapyGroup(Aggregate):
+    # A coordinator's admission_closes_after, once set (AdmissionRuleChanged). Groups without
+    # one, and snapshots taken before the rule existed, follow their modality's default.
+    admission_rule_set = False
+    admission_rule: int | None = None
+
     @event("Created")
     def __init__(
         self,
@@ -88,6 +97,13 @@ class TherapyGroup(Aggregate):
     def is_active(self) -> bool:
         return self.status not in (GroupStatus.COMPLETED, GroupStatus.CANCELLED)
 
+    @property
+    def admission_closes_after(self) -> int | None:
+        """The meeting after which newcomers need an override; None: never closes."""
+        if self.admission_rule_set:
+            return self.admission_rule
+        return DEFAULT_ADMISSION_CLOSES_AFTER[self.modality]
+
     def enrollment_id_of(self, patient_id: str) -> UUID:
         """The patient's enrollment in this group, whether or not it still exists."""
         return enrollment_id(self.id, patient_id)
@@ -109,8 +125,11 @@ class TherapyGroup(Aggregate):
         self._set_status(GroupStatus.OPEN, actor=actor)
 
     def start(self, course_sessions: int, actor: str) -> None:
-        if self.status not in (GroupStatus.PLANNED, GroupStatus.OPEN):
-            raise WrongStateError(f"the group cannot start: it is {self.status.value}")
+        if self.status is not GroupStatus.OPEN:
+            raise WrongStateError(
+                f"only an open group can start; it is {self.status.value}"
+                + (" (open it for enrollment first)" if self.status is GroupStatus.PLANNED else "")
+            )
         if len(self.enrolled) < self.min_size:
             raise CapacityError(
                 f"the group needs at least {self.min_size} enrolled patients to start; "
@@ -180,6 +199,16 @@ class TherapyGroup(Aggregate):
         self.min_size = min_size
         self.guest_limit = guest_limit
 
+    def change_admission_rule(self, closes_after: int | None, actor: str) -> None:
+        self.require_active("change when the group closes to newcomers")
+        if closes_after != self.admission_closes_after:
+            self._admission_rule_changed(admission_closes_after=closes_after, actor=actor)
+
+    @event("AdmissionRuleChanged")
+    def _admission_rule_changed(self, admission_closes_after: int | None, actor: str) -> None:
+        self.admission_rule_set = True
+        self.admission_rule = admission_closes_after
+
     def rename(self, name: str, actor: str) -> None:
         self.require_active("rename the group")
         if name != self.name:
@@ -214,9 +243,25 @@ class TherapyGroup(Aggregate):
 
     # --- roster -------------------------------------------------------------------------------
 
-    def admit(self, patient_id: str, actor: str) -> bool:
-        """Enroll if a seat is free, else waitlist. Returns True when enrolled."""
+    def admit(
+        self,
+        patient_id: str,
+        admission: Admission,
+        override_reason: str | None,
+        actor: str,
+    ) -> bool:
+        """Enroll if a seat is free, else waitlist. Returns True when enrolled.
+
+        Needs an open or running group; once the group has closed to newcomers, an
+        ``override_reason`` (recorded on the event) is needed as well.
+        """
         self.require_active("enroll patients")
+        if self.status not in ADMITTING:
+            raise WrongStateError(
+                f"patients can be enrolled only in an open or running group; group "
+                f"'{self.name}' is {self.status.value}"
+                + (" (open it for enrollment first)" if self.status is GroupStatus.PLANNED else "")
+            )
         if patient_id in self.enrolled or patient_id in self.waitlist:
             raise DuplicateError(
                 f"patient {patient_id} is already "
@@ -224,39 +269,105 @@ class TherapyGroup(Aggregate):
                 f"group '{self.name}'",
                 enrollment_id=str(self.enrollment_id_of(patient_id)),
             )
+        override = admission.require_open_or_override(override_reason, "enroll a patient")
         seated = self.free_seats > 0
         self._admitted(
             patient_id=patient_id,
             enrollment_id=self.enrollment_id_of(patient_id),
             seated=seated,
             actor=actor,
+            admission_override_reason=override,
         )
         return seated
 
     @event("PatientAdmitted")
-    def _admitted(self, patient_id: str, enrollment_id: UUID, seated: bool, actor: str) -> None:
+    def _admitted(
+        self,
+        patient_id: str,
+        enrollment_id: UUID,
+        seated: bool,
+        actor: str,
+        admission_override_reason: str | None = None,
+    ) -> None:
         if seated:
             self.enrolled = [*self.enrolled, patient_id]
         else:
             self.waitlist = [*self.waitlist, patient_id]
 
-    def release(self, patient_id: str, actor: str) -> str | None:
-        """Take a patient off the roster or waitlist; returns the patient promoted, if any."""
+    def _may_promote(self, admission: Admission, override_reason: str | None) -> bool:
+        return self.status in ADMITTING and (not admission.closed or bool(override_reason))
+
+    def release(
+        self,
+        patient_id: str,
+        admission: Admission,
+        override_reason: str | None,
+        actor: str,
+    ) -> str | None:
+        """Take a patient off the roster or waitlist; returns the patient promoted, if any.
+
+        A freed seat goes to the first on the waitlist, unless the group has closed to
+        newcomers and no override reason is given: then the waitlist keeps waiting.
+        """
         if patient_id not in self.enrolled and patient_id not in self.waitlist:
             raise WrongStateError(f"patient {patient_id} is not in group '{self.name}'")
         promoted = None
-        if patient_id in self.enrolled and self.waitlist and self.is_active:
+        override = None
+        if (
+            patient_id in self.enrolled
+            and self.waitlist
+            and self._may_promote(admission, override_reason)
+        ):
             promoted = self.waitlist[0]
-        self._released(patient_id=patient_id, promoted=promoted, actor=actor)
+            override = override_reason if admission.closed else None
+        self._released(
+            patient_id=patient_id,
+            promoted=promoted,
+            actor=actor,
+            admission_override_reason=override,
+        )
         return promoted
 
     @event("PatientReleased")
-    def _released(self, patient_id: str, promoted: str | None, actor: str) -> None:
+    def _released(
+        self,
+        patient_id: str,
+        promoted: str | None,
+        actor: str,
+        admission_override_reason: str | None = None,
+    ) -> None:
         self.enrolled = [p for p in self.enrolled if p != patient_id]
         self.waitlist = [p for p in self.waitlist if p != patient_id]
         if promoted is not None:
             self.waitlist = [p for p in self.waitlist if p != promoted]
             self.enrolled = [*self.enrolled, promoted]
+
+    def fill_free_seats(
+        self, admission: Admission, override_reason: str | None, actor: str
+    ) -> list[str]:
+        """Seat waitlisted patients, first come first served, while seats are free.
+
+        Returns the patients promoted: none while the group is closed to newcomers, unless an
+        override reason is given.
+        """
+        if not self.waitlist or not self.free_seats:
+            return []
+        if not self._may_promote(admission, override_reason):
+            return []
+        promoted = self.waitlist[: self.free_seats]
+        self._waitlist_promoted(
+            patient_ids=promoted,
+            actor=actor,
+            admission_override_reason=override_reason if admission.closed else None,
+        )
+        return promoted
+
+    @event("WaitlistPromoted")
+    def _waitlist_promoted(
+        self, patient_ids: list[str], actor: str, admission_override_reason: str | None
+    ) -> None:
+        self.waitlist = [p for p in self.waitlist if p not in patient_ids]
+        self.enrolled = [*self.enrolled, *patient_ids]
 
     # --- sessions -----------------------------------------------------------------------------
 

@@ -225,6 +225,11 @@ def _promoted(tx: Tx, nid: int, e: Any) -> None:
 
 
 def _ended(tx: Tx, nid: int, e: Any) -> None:
+    if getattr(e, "with_group", False):
+        # The group ended and cancelled its later sessions with it: the patient's calendar
+        # keeps them, shown cancelled, instead of dropping them (SPEC §2, §4). No session
+        # can be added to an ended group, so the period can stay open.
+        return
     eid = str(e.originator_id)
     tx.execute(
         "UPDATE view_calendar_members SET valid_to=?" + LAST_PERIOD,

@@ -15,6 +15,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from domain.errors import (
+    AdmissionClosedError,
     CapacityError,
     ConflictError,
     CourseLengthError,
@@ -37,6 +38,7 @@ _DOMAIN: list[tuple[type[DomainError], int, str, str]] = [
     (NotFoundError, 404, "not-found", "Not found"),
     (OverlapError, 409, "overlap", "Double booking"),
     (CapacityError, 409, "capacity", "Over capacity"),
+    (AdmissionClosedError, 409, "admission-closed", "Closed to newcomers"),
     (DuplicateError, 409, "duplicate", "Already exists"),
     (CourseLengthError, 409, "course-length", "Course length rule"),
     (WrongStateError, 409, "wrong-state", "Not possible in the current state"),

@@ -14,6 +14,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
+from domain.admission import Admission, admission
 from domain.enrollment import Enrollment, enrollment_id
 from domain.errors import ConflictError, InvalidInputError, NotFoundError, StaleVersionError
 from domain.group import TherapyGroup
@@ -131,6 +132,15 @@ class CirclesBase(Application[UUID]):
 
     def sessions_of(self, group: TherapyGroup) -> list[TherapySession]:
         return [self.get_session(sid) for sid in group.session_ids]
+
+    def admission_of(
+        self, group: TherapyGroup, at: datetime, sessions: list[TherapySession] | None = None
+    ) -> Admission:
+        """Whether the group admits newcomers at ``at`` (SPEC §2, closed groups)."""
+        if group.admission_closes_after is None:
+            return admission(None, (), at)
+        found = self.sessions_of(group) if sessions is None else sessions
+        return admission(group.admission_closes_after, found, at)
 
     def history(self, aggregate_id: Any, what: str = "record") -> list[Any]:
         uid = as_uuid(aggregate_id, what)

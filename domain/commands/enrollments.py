@@ -6,10 +6,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from domain.commands.base import CirclesBase, retrying, text
+from eventsourcing.domain import Aggregate
+
+from domain.commands.base import CirclesBase, optional_text, retrying, text
 from domain.enrollment import Enrollment
 from domain.errors import InvalidInputError, NotFoundError
 from domain.group import TherapyGroup
+from domain.invitation import Invitation
+from domain.session import TherapySession
 from domain.values import EnrollmentStatus, ProblemArea, parse_enum, require_aware
 
 
@@ -23,14 +27,17 @@ class EnrollmentCommands(CirclesBase):
         patient_name: Any,
         enrolled_since: datetime | None = None,
         expected_version: int | None = None,
+        admission_override_reason: Any = None,
     ) -> tuple[UUID, EnrollmentStatus]:
         """Seat the patient if a place is free, else put them at the end of the waitlist.
 
         ``enrolled_since`` back-dates a seat for a running group moved into Circles, so its
-        past sessions' attendance can be recorded.
+        past sessions' attendance can be recorded. Once the group has closed to newcomers
+        (at ``enrolled_since``, when given), ``admission_override_reason`` is required.
         """
         pid = text(patient_id, "patient_id", 100)
         name = text(patient_name, "patient_name")
+        override = optional_text(admission_override_reason, "admission_override_reason", 500)
         now = self.clock()
         if enrolled_since is not None:
             require_aware(enrolled_since, "enrolled_since")
@@ -39,7 +46,9 @@ class EnrollmentCommands(CirclesBase):
                     "enrolled_since cannot be in the future", field="enrolled_since"
                 )
         group = self._get(TherapyGroup, group_id, "group", expected_version)
-        seated = group.admit(pid, actor)
+        admission = self.admission_of(group, enrolled_since or now)
+        seated = group.admit(pid, admission, override, actor)
+        used_override = override if admission.closed else None
         status = EnrollmentStatus.ENROLLED if seated else EnrollmentStatus.WAITLISTED
         seat_from = (enrolled_since or now) if seated else None
         try:
@@ -53,9 +62,10 @@ class EnrollmentCommands(CirclesBase):
                 status=status,
                 enrolled_at=seat_from,
                 actor=actor,
+                admission_override_reason=used_override,
             )
         else:
-            enrollment.rejoin(status, seat_from or now, actor)
+            enrollment.rejoin(status, seat_from or now, actor, used_override)
         self.save(group, enrollment)
         return enrollment.id, enrollment.status
 
@@ -87,22 +97,57 @@ class EnrollmentCommands(CirclesBase):
 
     @retrying
     def withdraw(
-        self, enrollment_id: Any, actor: str, reason: Any, expected_version: int | None = None
+        self,
+        enrollment_id: Any,
+        actor: str,
+        reason: Any,
+        expected_version: int | None = None,
+        admission_override_reason: Any = None,
     ) -> UUID | None:
-        """Withdraw the patient; the first on the waitlist takes the seat. Returns that
-        enrollment's id, if someone was promoted."""
+        """Withdraw the patient, in one transaction with what follows from it:
+
+        - the first on the waitlist takes the seat, unless the group has closed to newcomers
+          and no ``admission_override_reason`` is given (then the waitlist keeps waiting);
+        - the patient's guest invitations to sessions still to come are revoked.
+
+        Returns the promoted enrollment's id, if someone was promoted.
+        """
         why = text(reason, "reason", 500)
+        override = optional_text(admission_override_reason, "admission_override_reason", 500)
         enrollment = self._get(Enrollment, enrollment_id, "enrollment", expected_version)
         now = self.clock()
         enrollment.withdraw(why, now, actor)
         group = self._get(TherapyGroup, enrollment.group_id, "group")
-        promoted_patient = group.release(enrollment.patient_id, actor)
-        changed = [enrollment, group]
+        sessions = self.sessions_of(group)
+        admission = self.admission_of(group, now, sessions)
+        promoted_patient = group.release(enrollment.patient_id, admission, override, actor)
+        changed: list[Aggregate] = [enrollment, group]
         promoted_id = None
         if promoted_patient is not None:
             promoted_id = group.enrollment_id_of(promoted_patient)
             promoted = self._get(Enrollment, promoted_id, "enrollment")
-            promoted.promote(now, actor)
+            promoted.promote(now, actor, override if admission.closed else None)
             changed.append(promoted)
+        changed.extend(self._revoke_later_invitations(enrollment.patient_id, sessions, now, actor))
         self.save(*changed)
         return promoted_id
+
+    def _revoke_later_invitations(
+        self, patient_id: str, sessions: list[TherapySession], now: datetime, actor: str
+    ) -> list[Aggregate]:
+        """Revoke the patient's guest invitations to sessions that have not started: the
+        other members' privacy does not extend to a guest of someone who left the group."""
+        changed: list[Aggregate] = []
+        for session in sessions:
+            if session.is_cancelled or session.starts_at <= now or not session.invitation_ids:
+                continue
+            invitations = [self._get(Invitation, i, "invitation") for i in session.invitation_ids]
+            theirs = [
+                i for i in invitations if i.patient_id == patient_id and i.status.holds_a_place
+            ]
+            for invitation in theirs:
+                invitation.revoke("the patient withdrew from the group", now, actor)
+                session.free_guest_place(invitation.id, actor)
+            if theirs:
+                changed.extend([*theirs, session])
+        return changed

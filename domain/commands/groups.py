@@ -7,6 +7,9 @@ from typing import Any
 from urllib.parse import urlparse
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
+
+from domain.admission import admission_closes_after as closes_after_setting
 from domain.commands.base import CirclesBase, optional_text, retrying, text
 from domain.course import check_sizes
 from domain.enrollment import Enrollment
@@ -26,6 +29,17 @@ from domain.values import (
 )
 
 COURSE_KINDS = (SessionKind.INTAKE, SessionKind.REGULAR)
+
+
+class _Unchanged:
+    """Marks a setting a partial update leaves as it is (None is a value for some)."""
+
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+UNCHANGED: Any = _Unchanged()
+MODALITY_DEFAULT: Any = UNCHANGED
 
 
 def video_link(value: Any) -> str | None:
@@ -72,7 +86,10 @@ class GroupCommands(CirclesBase):
         min_size: Any = DEFAULT_MIN_SIZE,
         guest_limit: Any = DEFAULT_GUEST_LIMIT,
         length_override_reason: Any = None,
+        admission_closes_after: Any = MODALITY_DEFAULT,
     ) -> UUID:
+        """``admission_closes_after``: the meeting after which newcomers need an override;
+        None never closes; left out, the modality's default (2, none for maintenance)."""
         fmt = parse_enum(Format, format, "format")
         room = optional_text(room_id, "room_id", 100)
         video = video_link(video_url)
@@ -85,6 +102,11 @@ class GroupCommands(CirclesBase):
         check_sizes(max_size, min_size, guest_limit)
         tz = zone(timezone)
         schedule = FeeSchedule.parse(currency, fees)
+        closes_after = (
+            UNCHANGED
+            if admission_closes_after is MODALITY_DEFAULT
+            else closes_after_setting(admission_closes_after)
+        )
         group = TherapyGroup(
             name=text(name, "name"),
             modality=parse_enum(Modality, modality, "modality"),
@@ -105,6 +127,8 @@ class GroupCommands(CirclesBase):
             ),
             actor=actor,
         )
+        if closes_after is not UNCHANGED:
+            group.change_admission_rule(closes_after, actor)
         self.save(group)
         return group.id
 
@@ -124,6 +148,8 @@ class GroupCommands(CirclesBase):
     def complete_group(
         self, group_id: Any, actor: str, expected_version: int | None = None
     ) -> None:
+        """Complete the group: sessions still to come are cancelled (freeing their therapists
+        and rooms), enrollments complete, and patients still waiting are withdrawn."""
         group = self._get(TherapyGroup, group_id, "group", expected_version)
         group.complete(actor)
         now = self.clock()
@@ -132,10 +158,14 @@ class GroupCommands(CirclesBase):
         ]
         for enrollment in enrollments:
             if enrollment.patient_id in group.waitlist:
-                enrollment.withdraw("the group completed before a seat was free", now, actor)
+                enrollment.withdraw(
+                    "the group completed before a seat was free", now, actor, with_group=True
+                )
             else:
                 enrollment.complete(now, actor)
-        self.save(group, *enrollments)
+        days: dict[UUID, ResourceDay] = {}
+        sessions = self._cancel_later_sessions(group, "the group completed", now, days, actor)
+        self.save(group, *enrollments, *sessions, *days.values())
 
     @retrying
     def cancel_group(
@@ -149,15 +179,34 @@ class GroupCommands(CirclesBase):
         now = self.clock()
         changed: list[Any] = [group]
         days: dict[UUID, ResourceDay] = {}
-        for session in self.sessions_of(group):
-            if not session.is_cancelled and session.starts_at > now and not session.attendance:
-                changed.extend(self._cancel_session_parts(session, why, days, actor))
+        changed.extend(self._cancel_later_sessions(group, why, now, days, actor))
         for eid in enrollment_ids:
             enrollment = self._get(Enrollment, eid, "enrollment")
             if enrollment.is_active:
-                enrollment.withdraw(f"group cancelled: {why}", now, actor)
+                enrollment.withdraw(f"group cancelled: {why}", now, actor, with_group=True)
                 changed.append(enrollment)
         self.save(*changed, *days.values())
+
+    def _cancel_later_sessions(
+        self,
+        group: TherapyGroup,
+        reason: str,
+        now: datetime,
+        days: dict[UUID, ResourceDay],
+        actor: str,
+    ) -> list[Aggregate]:
+        """Cancel the group's sessions that have not started, with their invitations, and
+        release their therapist and room reservations into ``days``.
+
+        The caller saves all of it in one transaction with the group: a session, its
+        place-holding invitations (at most ``guest_limit``) and one reservation per
+        therapist and room per UTC day it touches, shared between sessions on the same day.
+        """
+        changed: list[Aggregate] = []
+        for session in self.sessions_of(group):
+            if not session.is_cancelled and session.starts_at > now and not session.attendance:
+                changed.extend(self._cancel_session_parts(session, reason, days, actor))
+        return changed
 
     @retrying
     def update_group(
@@ -174,9 +223,20 @@ class GroupCommands(CirclesBase):
         fees: Any = None,
         fees_effective_from: datetime | None = None,
         length_override_reason: Any = None,
+        admission_closes_after: Any = UNCHANGED,
+        admission_override_reason: Any = None,
     ) -> TherapyGroup:
-        """Apply a partial change; ``None`` leaves a setting as it is."""
+        """Apply a partial change; ``None`` leaves a setting as it is (``admission_closes_after``:
+        left out leaves it, None means the group never closes to newcomers).
+
+        Raising ``max_size`` seats waitlisted patients, first come first served, in the same
+        transaction; once the group has closed to newcomers only with an
+        ``admission_override_reason``.
+        """
+        override = optional_text(admission_override_reason, "admission_override_reason", 500)
         group = self._get(TherapyGroup, group_id, "group", expected_version)
+        if admission_closes_after is not UNCHANGED:
+            group.change_admission_rule(closes_after_setting(admission_closes_after), actor)
         if name is not None:
             group.rename(text(name, "name"), actor)
         if length_override_reason is not None:
@@ -194,6 +254,7 @@ class GroupCommands(CirclesBase):
                 group.guest_limit if guest_limit is None else guest_limit,
                 actor,
             )
+        promoted = self._fill_free_seats(group, override, actor)
         if fees is not None:
             schedule = FeeSchedule.parse(currency or group.currency, fees)
             effective = (
@@ -204,5 +265,21 @@ class GroupCommands(CirclesBase):
             group.change_fees(schedule, effective, actor)
         elif currency is not None and currency != group.currency:
             raise InvalidInputError("change the currency together with the fees", field="currency")
-        self.save(group)
+        self.save(group, *promoted)
         return group
+
+    def _fill_free_seats(
+        self, group: TherapyGroup, override: str | None, actor: str
+    ) -> list[Enrollment]:
+        """Seat waitlisted patients in the group's free seats; their enrollments, promoted."""
+        if not group.waitlist or not group.free_seats:
+            return []
+        now = self.clock()
+        admission = self.admission_of(group, now)
+        patients = group.fill_free_seats(admission, override, actor)
+        enrollments = [
+            self._get(Enrollment, group.enrollment_id_of(p), "enrollment") for p in patients
+        ]
+        for enrollment in enrollments:
+            enrollment.promote(now, actor, override if admission.closed else None)
+        return enrollments

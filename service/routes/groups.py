@@ -6,24 +6,39 @@ from typing import Any
 
 from flask import Blueprint, url_for
 
+from domain.admission import waiting_for
 from domain.group import TherapyGroup
+from domain.values import EnrollmentStatus
 from service.context import circles, services
 from service.endpoint import COORDINATOR, STAFF, THERAPIST, Call, Reply, endpoint
 from service.errors import ApiError
 from service.history import history
 from service.paging import decode_cursor, encode_cursor, page
 from service.routes.access import require_facilitator, require_visible
+from service.routes.enrollments import enrollment_data
 from service.schemas import enrollments as es
 from service.schemas import groups as gs
 from service.schemas import sessions as ss
-from service.schemas.common import HistoryPage, PageQuery
+from service.schemas.common import HistoryPage, PageQuery, attributes
 
 bp = Blueprint("groups", __name__)
 TAG = "groups"
 
 
+class GroupShown:
+    """The group as the API shows it: the aggregate, with whether it admits newcomers now."""
+
+    def __init__(self, group: TherapyGroup) -> None:
+        app = circles()
+        self._group = group
+        self.admission = app.admission_of(group, app.clock())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._group, name)
+
+
 def _group_reply(group: TherapyGroup, status: int = 200) -> Reply:
-    return Reply(group, status=status, etag=group.version)
+    return Reply(GroupShown(group), status=status, etag=group.version)
 
 
 @bp.post("/groups")
@@ -96,10 +111,13 @@ def get_group(call: Call, group_id: str) -> Reply:
 
 @bp.patch("/groups/<group_id>")
 @endpoint(
-    summary="Change a group's name, video link, sizes, fees or course-length override",
+    summary="Change a group's name, video link, sizes, fees, course-length override or "
+    "admission rule",
     description="Fees apply to sessions that start after fees_effective_from (default now). "
     "A length_override_reason lets the course be planned and started past its modality's "
-    "session bounds (SPEC §2); it is recorded as its own event in the group's history.",
+    "session bounds (SPEC §2); it is recorded as its own event in the group's history. "
+    "Raising max_size seats waitlisted patients first come first served in the same change; "
+    "once the group has closed to newcomers, only with an admission_override_reason.",
     tag=TAG,
     roles=[COORDINATOR],
     body=gs.GroupPatch(),
@@ -195,6 +213,9 @@ def group_sessions(call: Call, group_id: str) -> dict[str, Any]:
 @bp.post("/groups/<group_id>/enrollments")
 @endpoint(
     summary="Enroll a patient (enrolled, or waitlisted when the group is full)",
+    description="Needs an open or running group. Once the group has closed to newcomers "
+    "(its admission_closes_after-th meeting has started) an admission_override_reason is "
+    "required; without one the answer is 409 admission-closed.",
     tag=TAG,
     roles=[COORDINATOR],
     body=es.EnrollIn(),
@@ -211,7 +232,7 @@ def enroll(call: Call, group_id: str) -> Reply:
     )
     enrollment = app.get_enrollment(enrollment_id)
     return Reply(
-        enrollment,
+        enrollment_data(enrollment),
         status=201,
         etag=enrollment.version,
         headers={"Location": url_for("enrollments.get_enrollment", enrollment_id=enrollment_id)},
@@ -243,7 +264,15 @@ def group_enrollments(call: Call, group_id: str) -> dict[str, Any]:
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    return {"items": rows, "next_cursor": encode_cursor(rows[-1].cursor) if more else None}
+    admission = circles().admission_of(group, circles().clock())
+    items = [
+        {
+            **attributes(es.EnrollmentRow(), row),
+            "waiting_for": waiting_for(EnrollmentStatus(row.status), admission),
+        }
+        for row in rows
+    ]
+    return {"items": items, "next_cursor": encode_cursor(rows[-1].cursor) if more else None}
 
 
 @bp.get("/groups/<group_id>/history")

@@ -204,6 +204,9 @@ class ConflictProblem(Problem):
             "format": "uuid",
         }
     )
+    closes_at = fields.String(
+        metadata={"description": "On admission-closed: when the group closed to newcomers."}
+    )
 
 
 class StaleVersionProblem(Problem):

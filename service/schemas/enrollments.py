@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from domain.values import EnrollmentStatus, ProblemArea
 from service.schemas.common import Id, Out, PageQuery, Strict, Text, page_of
+from service.schemas.groups import AdmissionOverrideIn, ReasonIn
+
+WAITING_FOR = {
+    "description": "For a waitlisted patient: 'seat' (promoted when a seat frees) or "
+    "'next_group' (the group has closed to newcomers; waiting for the next group). "
+    "Null otherwise."
+}
 
 
-class EnrollIn(Strict):
+class EnrollIn(AdmissionOverrideIn):
     patient_id = Id(required=True)
     patient_name = Text(required=True)
     enrolled_since = fields.AwareDateTime(
@@ -17,6 +24,11 @@ class EnrollIn(Strict):
             "(must carry an offset; not in the future)."
         }
     )
+
+
+class WithdrawIn(ReasonIn, AdmissionOverrideIn):
+    """Once the group has closed to newcomers, the freed seat goes to the waitlist only with
+    an admission_override_reason."""
 
 
 class IntakeIn(Strict):
@@ -37,6 +49,17 @@ class Enrollment(Out):
     primary_area = fields.Enum(ProblemArea, by_value=True, allow_none=True, required=True)
     inventory_done = fields.Boolean(required=True)
     at_risk = fields.Boolean(required=True)
+    admission_override_reason = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Why the patient was admitted after the group closed."},
+    )
+    waiting_for = fields.String(
+        allow_none=True,
+        required=True,
+        validate=validate.OneOf(["seat", "next_group"]),
+        metadata=WAITING_FOR,
+    )
     created_at = fields.DateTime(attribute="created_on", required=True)
     modified_at = fields.DateTime(attribute="modified_on", required=True)
 
@@ -62,6 +85,12 @@ class EnrollmentRow(Out):
     primary_area = fields.String(allow_none=True, required=True)
     waitlist_position = fields.Integer(
         allow_none=True, required=True, metadata={"description": "1 = next to be seated"}
+    )
+    waiting_for = fields.String(
+        allow_none=True,
+        required=True,
+        validate=validate.OneOf(["seat", "next_group"]),
+        metadata=WAITING_FOR,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from domain.admission import MAX_ADMISSION_CLOSES_AFTER
 from domain.values import Format, GroupStatus, Modality, ProblemArea, SessionKind
 from service.schemas.common import INT, Amount, Id, Money, Out, PageQuery, Strict, Text, page_of
 
@@ -18,6 +19,19 @@ class FeesIn(Strict):
         keys=fields.String(validate=validate.OneOf([k.value for k in SessionKind])),
         values=fields.String(validate=validate.Length(1, 20)),
         metadata={"description": "Billing code per session kind; default 90853."},
+    )
+
+
+def admission_closes_after_in() -> fields.Integer:
+    return fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(1, MAX_ADMISSION_CLOSES_AFTER),
+        metadata={
+            "description": "Newcomers need an admission_override_reason once this meeting "
+            "(the N-th session not cancelled, in time order) has started; null: never. "
+            "Default 2; none for maintenance."
+        },
     )
 
 
@@ -42,9 +56,24 @@ class GroupCreate(Strict):
     )
     fees = fields.Nested(FeesIn, required=True)
     length_override_reason = Text(max_length=500, allow_none=True)
+    admission_closes_after = admission_closes_after_in()
 
 
-class GroupPatch(Strict):
+class AdmissionOverrideIn(Strict):
+    admission_override_reason = Text(
+        max_length=500,
+        allow_none=True,
+        metadata={
+            "description": "Why a patient is seated although the group has closed to newcomers; "
+            "required to enroll or promote once it has."
+        },
+    )
+
+
+class GroupPatch(AdmissionOverrideIn):
+    """Raising max_size seats waitlisted patients first come first served (once the group has
+    closed to newcomers, only with an admission_override_reason)."""
+
     name = Text()
     video_url = fields.Url(schemes={"https"}, validate=validate.Length(max=500))
     max_size = fields.Integer(strict=True, validate=validate.Range(1, 50))
@@ -62,6 +91,7 @@ class GroupPatch(Strict):
             "(recorded as its own event, LengthOverrideRecorded; a new reason replaces the old)."
         },
     )
+    admission_closes_after = admission_closes_after_in()
 
 
 class ReasonIn(Strict):
@@ -87,6 +117,23 @@ class FeePeriod(Out):
     fees = fields.Nested(Fees, required=True)
 
 
+class AdmissionOut(Out):
+    closes_after = fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The meeting whose start closes the group; null: never."},
+    )
+    closed = fields.Boolean(
+        required=True, metadata={"description": "Newcomers need an admission_override_reason."}
+    )
+    closes_at = fields.DateTime(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Start of the closing meeting; null until it is planned."},
+    )
+    closing_session_id = fields.UUID(allow_none=True, required=True)
+
+
 class Group(Out):
     id = fields.UUID(required=True)
     version = fields.Integer(required=True)
@@ -110,6 +157,12 @@ class Group(Out):
     fees = fields.Nested(Fees, required=True, metadata={"description": "Fees in force now"})
     fee_history = fields.List(fields.Nested(FeePeriod), attribute="fee_periods", required=True)
     length_override_reason = fields.String(allow_none=True, required=True)
+    admission_closes_after = fields.Integer(allow_none=True, required=True)
+    admission = fields.Nested(
+        AdmissionOut,
+        required=True,
+        metadata={"description": "Whether the group admits newcomers now (SPEC §2)."},
+    )
     created_at = fields.DateTime(attribute="created_on", required=True)
     modified_at = fields.DateTime(attribute="modified_on", required=True)
 

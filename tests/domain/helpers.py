@@ -31,8 +31,13 @@ def group_args(**overrides: Any) -> dict[str, Any]:
     return args
 
 
-def make_group(app: Circles, **overrides: Any) -> UUID:
-    return app.create_group("coord-1", **group_args(**overrides))
+def make_group(app: Circles, opened: bool = True, **overrides: Any) -> UUID:
+    """A group open for enrollment (SPEC §2: enrolling needs an open or running group);
+    ``opened=False`` leaves it planned."""
+    group_id = app.create_group("coord-1", **group_args(**overrides))
+    if opened:
+        app.open_group(group_id, "coord-1")
+    return group_id
 
 
 def plan_args(**overrides: Any) -> dict[str, Any]:

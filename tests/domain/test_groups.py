@@ -55,7 +55,7 @@ def test_a_refused_command_writes_nothing(app: Circles) -> None:
 
 
 def test_group_defaults_and_money_are_exact_decimals(app: Circles) -> None:
-    group = app.get_group(make_group(app))
+    group = app.get_group(make_group(app, opened=False))
     assert (group.max_size, group.min_size, group.guest_limit) == (8, 4, 2)
     assert group.fees.session_fee == Decimal("85.00")
     assert isinstance(group.fees.session_fee, Decimal)
@@ -80,7 +80,7 @@ def test_yen_fees_have_no_minor_unit() -> None:
 
 
 def test_group_starts_only_with_min_size_and_full_course(app: Circles) -> None:
-    gid = make_group(app, min_size=2)
+    gid = make_group(app, opened=False, min_size=2)
     app.open_group(gid, "coord-1")
     plan(app, gid, count=12)
     app.enroll(gid, "coord-1", "p1", "Pat One")
@@ -216,7 +216,7 @@ def test_cancel_group_cancels_future_sessions_and_withdraws_patients(app: Circle
 
 
 def test_every_event_records_its_actor(app: Circles) -> None:
-    gid = make_group(app)
+    gid = make_group(app, opened=False)
     app.open_group(gid, "coord-2")
     events = app.history(gid)
     assert [e.actor for e in events] == ["coord-1", "coord-2"]

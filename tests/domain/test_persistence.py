@@ -114,7 +114,7 @@ def test_without_cipher_key_names_are_stored_in_clear(
 
 def test_long_lived_groups_are_snapshotted(store: StoreSettings, clock: Clock) -> None:
     app = Circles(env=store.eventsourcing_env(), clock=clock)
-    gid = make_group(app, max_size=50, min_size=1)
+    gid = make_group(app, opened=False, max_size=50, min_size=1)
     for i in range(120):
         app.update_group(gid, "coord-1", name=f"Name {i}")
     assert app.snapshots is not None

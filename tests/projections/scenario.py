@@ -35,7 +35,8 @@ def populate(app: Circles, clock: Clock, groups: int = 3, seed: int = 1) -> None
         app.cancel_session(sessions[10], "coord-1", reason="closure")
         fees = {**FEES, "session_fee": f"{90 + g}.00"}
         effective = datetime(2027, 3, 20, tzinfo=ZoneInfo("America/New_York"))
-        app.update_group(gid, "coord-1", fees=fees, fees_effective_from=effective)
+        # One more seat, before the course closes to newcomers: the waitlist's first is seated.
+        app.update_group(gid, "coord-1", fees=fees, fees_effective_from=effective, max_size=6)
         made.append((gid, sessions, enrollments, invitation))
     for n in range(6):
         for g, (gid, sessions, enrollments, invitation) in enumerate(made):
@@ -47,7 +48,14 @@ def populate(app: Circles, clock: Clock, groups: int = 3, seed: int = 1) -> None
                 records.append({"invitation_id": str(invitation), "status": "present"})
             app.record_attendance(sessions[n], f"t-{g}", records)
             if n == 2:
-                app.withdraw(enrollments[g % 5], "coord-1", reason="moved away")
+                # After the second meeting the group is closed to newcomers: the freed seat
+                # goes to the waitlist only with the coordinator's reason.
+                app.withdraw(
+                    enrollments[1 + g % 4], "coord-1", reason="moved away",
+                    admission_override_reason="joined the waitlist before the course began",
+                )  # fmt: skip
     for g, (_, sessions, _, _) in enumerate(made):
         correction = [{"patient_id": f"g{g}-p1", "status": "excused"}]
         app.record_attendance(sessions[0], f"t-{g}", correction)
+    # The last group is cancelled midway: its later sessions are cancelled and freed.
+    app.cancel_group(made[-1][0], "coord-1", reason="facilitator on leave")

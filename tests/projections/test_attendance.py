@@ -78,7 +78,9 @@ def test_rates_and_two_no_shows_in_a_row_flag_the_patient(world: World) -> None:
 def test_directory_lists_groups_and_enrollments_with_counts_and_waitlist(world: World) -> None:
     app = world.app
     g1 = make_group(app, max_size=2, min_size=1)
-    g2 = make_group(app, name="Second", facilitator_ids=["t-bo"], room_id="room-2")
+    g2 = make_group(
+        app, opened=False, name="Second", facilitator_ids=["t-bo"], room_id="room-2"
+    )
     plan(app, g1, count=12)
     e1, _ = app.enroll(g1, "coord-1", "p1", "Ann")
     app.enroll(g1, "coord-1", "p2", "Bea")
@@ -109,9 +111,10 @@ def test_directory_lists_groups_and_enrollments_with_counts_and_waitlist(world: 
     assert directory.enrollments(g1, after=rows[1].cursor, limit=1)[0].patient_id == "p3"
     group = directory.group(g1)
     assert group is not None and (group.enrolled_count, group.waitlist_count) == (2, 1)
-    app.open_group(g1, "coord-1")
+    assert [g.group_id for g in directory.groups(status="planned")] == [g2]
+    app.open_group(g2, "coord-1")
     world.sync()
-    assert [g.group_id for g in directory.groups(status="open")] == [g1]
+    assert [g.group_id for g in directory.groups(status="open")] == [g1, g2]
 
 
 def test_two_no_shows_in_a_row_flags_the_same_in_the_domain_and_every_view(

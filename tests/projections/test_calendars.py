@@ -75,9 +75,12 @@ def test_patient_calendar_follows_enrollment_waitlist_and_withdrawal(world: Worl
     cal = world.views.calendars
     assert [s.session_id for s in cal.sessions_for_patient("p1")] == ids
     assert cal.sessions_for_patient("p3") == []
-    # Withdraw p1 between sessions 4 and 5: p1 keeps 1-4, p3 is promoted and gets 5-12.
+    # Withdraw p1 between sessions 4 and 5: p1 keeps 1-4, p3 is promoted and gets 5-12
+    # (the group has closed to newcomers by then: the coordinator gives a reason).
     world.clock.set(world.start_of(ids[3]) + timedelta(days=1))
-    app.withdraw(e1, "coord-1", reason="moved away")
+    app.withdraw(
+        e1, "coord-1", reason="moved away", admission_override_reason="p3 did the intake"
+    )
     world.sync()
     assert [s.session_id for s in cal.sessions_for_patient("p1")] == ids[:4]
     assert [s.session_id for s in cal.sessions_for_patient("p3")] == ids[4:]
@@ -165,7 +168,9 @@ def test_a_patient_who_rejoins_gets_both_periods_of_sessions(world: World) -> No
     world.clock.set(world.start_of(ids[1]) + timedelta(days=1))
     app.withdraw(e1, "coord-1", reason="travel")
     world.clock.set(world.start_of(ids[4]) + timedelta(days=1))
-    again, status = app.enroll(gid, "coord-1", "p1", "Pat One")
+    again, status = app.enroll(
+        gid, "coord-1", "p1", "Pat One", admission_override_reason="back from travel"
+    )
     assert (again, status.value) == (e1, "enrolled")
     world.sync()
     assert [s.session_id for s in world.views.calendars.sessions_for_patient("p1")] == (

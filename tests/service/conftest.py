@@ -68,9 +68,14 @@ class Api:
 
     # --- builders -----------------------------------------------------------------------------
 
-    def group(self, **overrides: Any) -> dict[str, Any]:
+    def group(self, opened: bool = True, **overrides: Any) -> dict[str, Any]:
+        """A group open for enrollment; ``opened=False`` leaves it planned."""
         r = self.post("/groups", json=group_body(**overrides))
         assert r.status_code == 201, r.get_json()
+        if not opened:
+            return dict(r.get_json())
+        r = self.post(f"/groups/{r.get_json()['id']}/open")
+        assert r.status_code == 200, r.get_json()
         return dict(r.get_json())
 
     def plan(self, group_id: str, **overrides: Any) -> list[dict[str, Any]]:
