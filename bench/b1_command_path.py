@@ -69,6 +69,7 @@ def _clinic(app: Circles, groups: int) -> list[tuple[Any, str]]:
             cadence="weekly",
             count=SESSIONS,
         )
+        app.open_group(gid, "bench")
         for p in range(PATIENTS):
             app.enroll(gid, "bench", f"p-{g}-{p}", "Bench Patient", enrolled_since=since)
         pairs += [(s, f"p-{g}-{p}") for s in sessions for p in range(PATIENTS)]

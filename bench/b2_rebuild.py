@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.admission import OPEN_ADMISSION
 from domain.application import Circles
 from domain.enrollment import Enrollment, enrollment_id
 from domain.group import TherapyGroup
@@ -57,6 +58,7 @@ def _group_events(n: int) -> list[Any]:
         max_size=8, min_size=4, guest_limit=2, fees=FEES.as_dict(), length_override_reason=None,
         actor="bench",
     )  # fmt: skip
+    group.open("bench")
     first = datetime(2027, 1, 5, 18, 0, tzinfo=TZ) + timedelta(days=n % 300)
     sessions = [
         TherapySession(
@@ -77,7 +79,7 @@ def _group_events(n: int) -> list[Any]:
     enrollments = []
     for p in range(8):
         pid = f"g{n}-p{p}"
-        group.admit(pid, "bench")
+        group.admit(pid, OPEN_ADMISSION, None, "bench")
         enrollments.append(
             Enrollment(
                 id=enrollment_id(group.id, pid),

@@ -115,6 +115,7 @@ def _seed(client: Client) -> str:
         "first_date": first, "start_time": "18:00", "duration_minutes": 90,
         "cadence": "weekly", "count": 16,
     })  # fmt: skip
+    client.staff("POST", f"/groups/{group['id']}/open")
     client.staff("POST", f"/groups/{group['id']}/enrollments",
                  {"patient_id": "p-bench", "patient_name": "Bench Patient"})  # fmt: skip
     issued = client.staff("POST", "/patients/p-bench/feed-tokens")

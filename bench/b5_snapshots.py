@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from domain.admission import OPEN_ADMISSION
 from domain.application import Circles
 from domain.group import TherapyGroup
 from projections.store import StoreSettings
@@ -29,7 +30,7 @@ FEES = {
 
 
 def _group(app: Circles, name: str) -> UUID:
-    return app.create_group(
+    group_id = app.create_group(
         "bench",
         name=name,
         modality="maintenance",
@@ -42,6 +43,8 @@ def _group(app: Circles, name: str) -> UUID:
         max_size=50,
         min_size=1,
     )
+    app.open_group(group_id, "bench")
+    return group_id
 
 
 def _grow(app: Circles, group_id: UUID, events: int) -> None:
@@ -53,9 +56,9 @@ def _grow(app: Circles, group_id: UUID, events: int) -> None:
     n = 0
     while group.version < events:
         pid = f"p{n}"
-        group.admit(pid, "bench")
+        group.admit(pid, OPEN_ADMISSION, None, "bench")
         if group.version < events:
-            group.release(pid, "bench")
+            group.release(pid, OPEN_ADMISSION, None, "bench")
         if group.version % interval == 0 or group.version >= events:
             app.save(group)
         n += 1

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.admission import OPEN_ADMISSION
 from domain.application import Circles
 from domain.enrollment import Enrollment, enrollment_id
 from domain.group import TherapyGroup
@@ -65,6 +66,7 @@ def group_history(n: int) -> list[Any]:
         max_size=8, min_size=4, guest_limit=2, fees=FEES.as_dict(), length_override_reason=None,
         actor=ACTOR,
     )  # fmt: skip
+    group.open(ACTOR)
     sessions = [
         TherapySession(
             group_id=group.id,
@@ -85,7 +87,7 @@ def group_history(n: int) -> list[Any]:
     joined = first - timedelta(days=14)
     for p in range(10):
         pid = patient_id(n, p)
-        seated = group.admit(pid, ACTOR)
+        seated = group.admit(pid, OPEN_ADMISSION, None, ACTOR)
         enrollment = Enrollment(
             id=enrollment_id(group.id, pid), group_id=group.id, patient_id=pid,
             patient_name=f"Patient {pid}",
@@ -103,9 +105,10 @@ def group_history(n: int) -> list[Any]:
             leaving = enrollments[patient_id(n, 0)]
             at = session.starts_at - timedelta(days=2)
             leaving.withdraw("moved away", at, ACTOR)
-            promoted = group.release(leaving.patient_id, ACTOR)
+            # (a history built event by event: the closed-group rule is the commands' to apply)
+            promoted = group.release(leaving.patient_id, OPEN_ADMISSION, None, ACTOR)
             assert promoted is not None
-            enrollments[promoted].promote(at, ACTOR)
+            enrollments[promoted].promote(at, ACTOR, None)
         for p, pid in enumerate(group.enrolled):
             status = STATUSES[(n + i + p) % len(STATUSES)]
             session.record_attendance(pid, status, ACTOR)

@@ -71,12 +71,16 @@ class Admission:
         return override_reason
 
 
+# A group that admits newcomers: what a group that never closes always has.
+OPEN_ADMISSION = Admission(None, None, None, False)
+
+
 def admission(
     closes_after: int | None, sessions: Iterable[TherapySession], at: datetime
 ) -> Admission:
     """The admission state of a group with these sessions, at the moment ``at``."""
     if closes_after is None:
-        return Admission(None, None, None, False)
+        return OPEN_ADMISSION
     meetings = sorted(
         (s for s in sessions if not s.is_cancelled), key=lambda s: (s.starts_at, s.number)
     )

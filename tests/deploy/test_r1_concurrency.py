@@ -36,6 +36,7 @@ def test_50_concurrent_enrollments_into_5_free_seats(cluster: Cluster) -> None:
     created = cluster.request(0, "POST", "/groups", group_body("R1", "t-r1", "room-r1", max_size=8))
     assert created.status == 201, created.body
     gid = created.body["id"]
+    assert cluster.request(0, "POST", f"/groups/{gid}/open", {}).status == 200
     for p in range(3):  # 3 of 8 seats taken: 5 free
         body = {"patient_id": f"early-{p}", "patient_name": f"Early {p}"}
         seated = cluster.request(1, "POST", f"/groups/{gid}/enrollments", body)

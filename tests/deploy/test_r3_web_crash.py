@@ -75,6 +75,8 @@ def new_group(cluster: Cluster, acked: Acknowledged, server: int, tag: str) -> N
         gid = r.body["id"]
         with acked.lock:
             acked.groups[gid] = room
+        o = cluster.request(server, "POST", f"/groups/{gid}/open", {})
+        record(acked, o.status)
         p = cluster.request(server, "POST", f"/groups/{gid}/sessions", PLAN)
         record(acked, p.status)
         if p.status == 201:

@@ -22,6 +22,8 @@ def test_a_coordinators_day(server: Server) -> None:
         "cadence": "weekly", "count": 12})  # fmt: skip
     assert status == 201 and len(plan["sessions"]) == 12
     first = plan["sessions"][0]
+    status, opened, _ = server.request("POST", f"/groups/{gid}/open", {})
+    assert status == 200 and opened["status"] == "open"
 
     since = "2024-01-01T09:00:00+01:00"
     enrolled = []
@@ -35,8 +37,11 @@ def test_a_coordinators_day(server: Server) -> None:
         enrolled.append(row)
     assert [e["status"] for e in enrolled] == ["enrolled", "enrolled", "waitlisted"]
 
+    # The course met long ago, so it is closed to newcomers: seating p-3 needs a reason.
     status, out, _ = server.request(
-        "POST", f"/enrollments/{enrolled[1]['id']}/withdraw", {"reason": "moved away"}
+        "POST",
+        f"/enrollments/{enrolled[1]['id']}/withdraw",
+        {"reason": "moved away", "admission_override_reason": "p-3 attended from the start"},
     )
     assert status == 200 and out["promoted_enrollment_id"] == enrolled[2]["id"]
     status, page, _ = server.request("GET", f"/groups/{gid}/enrollments?status=enrolled")

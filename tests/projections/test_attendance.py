@@ -78,9 +78,7 @@ def test_rates_and_two_no_shows_in_a_row_flag_the_patient(world: World) -> None:
 def test_directory_lists_groups_and_enrollments_with_counts_and_waitlist(world: World) -> None:
     app = world.app
     g1 = make_group(app, max_size=2, min_size=1)
-    g2 = make_group(
-        app, opened=False, name="Second", facilitator_ids=["t-bo"], room_id="room-2"
-    )
+    g2 = make_group(app, opened=False, name="Second", facilitator_ids=["t-bo"], room_id="room-2")
     plan(app, g1, count=12)
     e1, _ = app.enroll(g1, "coord-1", "p1", "Ann")
     app.enroll(g1, "coord-1", "p2", "Bea")

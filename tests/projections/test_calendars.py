@@ -78,9 +78,7 @@ def test_patient_calendar_follows_enrollment_waitlist_and_withdrawal(world: Worl
     # Withdraw p1 between sessions 4 and 5: p1 keeps 1-4, p3 is promoted and gets 5-12
     # (the group has closed to newcomers by then: the coordinator gives a reason).
     world.clock.set(world.start_of(ids[3]) + timedelta(days=1))
-    app.withdraw(
-        e1, "coord-1", reason="moved away", admission_override_reason="p3 did the intake"
-    )
+    app.withdraw(e1, "coord-1", reason="moved away", admission_override_reason="p3 did the intake")
     world.sync()
     assert [s.session_id for s in cal.sessions_for_patient("p1")] == ids[:4]
     assert [s.session_id for s in cal.sessions_for_patient("p3")] == ids[4:]

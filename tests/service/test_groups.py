@@ -31,7 +31,7 @@ def test_create_group_refuses_invalid_fields_with_422_naming_them(api: Api) -> N
 
 
 def test_get_group_and_unknown_ids_are_404(api: Api) -> None:
-    group = api.group()
+    group = api.group(opened=False)
     r = api.get(f"/groups/{group['id']}", role="billing")
     assert r.status_code == 200 and r.get_json()["name"] == group["name"]
     assert r.headers["ETag"] == '"1"'
@@ -51,7 +51,7 @@ def test_therapist_sees_only_groups_they_facilitate(api: Api) -> None:
 
 
 def test_list_groups_pages_and_reads_its_own_writes(api: Api) -> None:
-    ids = [api.group(name=f"G{i}", room_id=f"room-{i}")["id"] for i in range(3)]
+    ids = [api.group(opened=False, name=f"G{i}", room_id=f"room-{i}")["id"] for i in range(3)]
     first = api.get("/groups?limit=2").get_json()
     assert [g["id"] for g in first["items"]] == ids[:2] and first["next_cursor"]
     second = api.get(f"/groups?limit=2&cursor={first['next_cursor']}").get_json()
@@ -63,7 +63,7 @@ def test_list_groups_pages_and_reads_its_own_writes(api: Api) -> None:
 
 
 def test_patch_group_with_if_match(api: Api) -> None:
-    group = api.group()
+    group = api.group(opened=False)
     url = f"/groups/{group['id']}"
     r = api.patch(url, json={"name": "Renamed", "max_size": 10}, headers={"If-Match": '"1"'})
     assert r.status_code == 200 and r.get_json()["name"] == "Renamed"
@@ -78,8 +78,9 @@ def test_patch_group_with_if_match(api: Api) -> None:
 
 
 def test_group_lifecycle_and_wrong_state(api: Api) -> None:
-    group = api.group(min_size=1, length_override_reason="pilot")
+    group = api.group(opened=False, min_size=1, length_override_reason="pilot")
     url = f"/groups/{group['id']}"
+    problem(api.post(f"{url}/enrollments", json={"patient_id": "p-0", "patient_name": "P"}), 409)
     assert api.post(f"{url}/open").get_json()["status"] == "open"
     problem(api.post(f"{url}/open"), 409)
     problem(api.post(f"{url}/start"), 409)  # nobody enrolled yet
@@ -92,7 +93,7 @@ def test_group_lifecycle_and_wrong_state(api: Api) -> None:
 
 
 def test_group_history_lists_events_with_actor(api: Api) -> None:
-    group = api.group()
+    group = api.group(opened=False)
     api.post(f"/groups/{group['id']}/open")
     items = api.get(f"/groups/{group['id']}/history").get_json()["items"]
     assert [e["type"] for e in items] == ["TherapyGroup.Created", "TherapyGroup.StatusChanged"]

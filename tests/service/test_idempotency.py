@@ -17,7 +17,8 @@ def test_replay_returns_first_response_and_changes_nothing(api: Api) -> None:
     assert again.get_json() == first.get_json() and again.headers["ETag"] == first.headers["ETag"]
     assert again.headers["Idempotent-Replayed"] == "true"
     assert api.get(f"/groups/{group['id']}").get_json()["enrolled_count"] == 1
-    assert len(api.get(f"/groups/{group['id']}/history").get_json()["items"]) == 2
+    history = api.get(f"/groups/{group['id']}/history").get_json()["items"]
+    assert [e["type"] for e in history].count("TherapyGroup.PatientAdmitted") == 1
     problem(
         api.post(
             url, json={**body, "patient_id": "p-2"}, headers={"Idempotency-Key": "enroll-p-1"}
