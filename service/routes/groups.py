@@ -117,7 +117,8 @@ def get_group(call: Call, group_id: str) -> Reply:
     "A length_override_reason lets the course be planned and started past its modality's "
     "session bounds (SPEC §2); it is recorded as its own event in the group's history. "
     "Raising max_size seats waitlisted patients first come first served in the same change; "
-    "once the group has closed to newcomers, only with an admission_override_reason.",
+    "once the group has closed to newcomers, only with an admission_override_reason (which, "
+    "sent alone, seats the waitlist into seats a late withdrawal left free).",
     tag=TAG,
     roles=[COORDINATOR],
     body=gs.GroupPatch(),

@@ -468,3 +468,25 @@ def test_admission_closes_after_defaults_by_modality_and_can_be_changed(clinic: 
         with pytest.raises(InvalidInputError, match="admission_closes_after"):
             make_group(app, admission_closes_after=bad)
     clinic.rebuilt()
+
+
+def test_the_admission_rule_survives_snapshots(durable_store: StoreSettings, clock: Clock) -> None:
+    """Groups are snapshotted every few events: a setting made before the snapshot, and the
+    modality default of a group that never changed it, both load from a fresh process."""
+    app = Circles(env=durable_store.eventsourcing_env(), clock=clock)
+    set_once = make_group(app, admission_closes_after=5)
+    never_closes = make_group(app, admission_closes_after=None, room_id="room-2")
+    default = make_group(app, room_id="room-3")
+    for gid in (set_once, never_closes, default):
+        for i in range(12):
+            app.update_group(gid, "coord-1", name=f"Name {i}")
+        assert app.snapshots is not None and list(app.snapshots.get(gid))
+    fresh = Circles(env=durable_store.eventsourcing_env(), clock=clock)
+    try:
+        found = [
+            fresh.get_group(g).admission_closes_after for g in (set_once, never_closes, default)
+        ]
+        assert found == [5, None, 2]
+    finally:
+        fresh.close()
+        app.close()
