@@ -429,6 +429,9 @@ def test_a_late_withdrawal_leaves_the_waitlist_waiting_for_the_next_group(
     assert (rows["p3"].status, rows["p4"].status, rows["p4"].waitlist_position) == (
         "enrolled", "waitlisted", 1,
     )  # fmt: skip
+    # The seat p1 left is still free; a reason alone (no other change) fills it.
+    app.update_group(gid, "coord-1", admission_override_reason="p4 did the intake in time")
+    assert clinic.status(last) is ENROLLED and app.get_group(gid).free_seats == 0
     clinic.rebuilt()
 
 
