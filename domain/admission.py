@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from domain.errors import AdmissionClosedError, InvalidInputError
@@ -90,9 +91,16 @@ def admission(
     return Admission(closes_after, closing.starts_at, closing.id, at >= closing.starts_at)
 
 
-def waiting_for(status: EnrollmentStatus, admission: Admission) -> str | None:
+class WaitingFor(Enum):
+    """What a waitlisted patient waits for."""
+
+    SEAT = "seat"  # promoted when a seat frees
+    NEXT_GROUP = "next_group"  # the group has closed to newcomers
+
+
+def waiting_for(status: EnrollmentStatus, admission: Admission) -> WaitingFor | None:
     """What a waitlisted patient waits for: a seat in this group, or — once it has closed to
     newcomers — the next group. None for anyone not on the waitlist."""
     if status is not EnrollmentStatus.WAITLISTED:
         return None
-    return "next_group" if admission.closed else "seat"
+    return WaitingFor.NEXT_GROUP if admission.closed else WaitingFor.SEAT

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from marshmallow import fields
 
+from domain.admission import WaitingFor
 from domain.values import EnrollmentStatus, ProblemArea
 from service.schemas.common import Id, Out, PageQuery, Strict, Text, page_of
 from service.schemas.groups import AdmissionOverrideIn, ReasonIn
@@ -54,11 +55,8 @@ class Enrollment(Out):
         required=True,
         metadata={"description": "Why the patient was admitted after the group closed."},
     )
-    waiting_for = fields.String(
-        allow_none=True,
-        required=True,
-        validate=validate.OneOf(["seat", "next_group"]),
-        metadata=WAITING_FOR,
+    waiting_for = fields.Enum(
+        WaitingFor, by_value=True, allow_none=True, required=True, metadata=WAITING_FOR
     )
     created_at = fields.DateTime(attribute="created_on", required=True)
     modified_at = fields.DateTime(attribute="modified_on", required=True)
@@ -86,11 +84,8 @@ class EnrollmentRow(Out):
     waitlist_position = fields.Integer(
         allow_none=True, required=True, metadata={"description": "1 = next to be seated"}
     )
-    waiting_for = fields.String(
-        allow_none=True,
-        required=True,
-        validate=validate.OneOf(["seat", "next_group"]),
-        metadata=WAITING_FOR,
+    waiting_for = fields.Enum(
+        WaitingFor, by_value=True, allow_none=True, required=True, metadata=WAITING_FOR
     )
 
 

@@ -16,7 +16,7 @@ from uuid import UUID
 
 import pytest
 
-from domain.admission import waiting_for
+from domain.admission import WaitingFor, waiting_for
 from domain.application import Circles
 from domain.errors import AdmissionClosedError, InvalidInputError, OverlapError, WrongStateError
 from domain.group import TherapyGroup
@@ -150,7 +150,7 @@ def test_raising_capacity_of_a_closed_group_promotes_only_with_an_override(
     assert clinic.status(waiting) is WAITLISTED
     assert app.get_group(gid).free_seats == 1
     admission = app.admission_of(app.get_group(gid), clinic.clock.now)
-    assert waiting_for(WAITLISTED, admission) == "next_group"
+    assert waiting_for(WAITLISTED, admission) is WaitingFor.NEXT_GROUP
 
     reason = "p1 did the intake before the course began"
     app.update_group(gid, "coord-1", max_size=3, admission_override_reason=reason)
@@ -413,7 +413,7 @@ def test_a_late_withdrawal_leaves_the_waitlist_waiting_for_the_next_group(
     assert group.enrolled == ["p2"] and group.waitlist == ["p3", "p4"]
     assert group.free_seats == 1
     admission = app.admission_of(group, clinic.clock.now)
-    assert waiting_for(app.get_enrollment(waiting).status, admission) == "next_group"
+    assert waiting_for(app.get_enrollment(waiting).status, admission) is WaitingFor.NEXT_GROUP
     assert waiting_for(app.get_enrollment(second).status, admission) is None
 
     # With the coordinator's reason the seat goes to the first who waited.

@@ -194,6 +194,7 @@ def test_real_answers_and_refusals_match_the_document(api: Api, document: dict[s
     overlap = check(api.post(f"/groups/{other['id']}/sessions", json=plan_body()), 409)
     assert overlap["colliding_session_id"] == first and overlap["resource"] == "room:room-1"
 
+    check(api.post(f"/groups/{gid}/open"), 200)
     enrollment = check(
         api.post(f"/groups/{gid}/enrollments", json={"patient_id": "p-1", "patient_name": "Pat"}),
         201,
