@@ -86,6 +86,10 @@ def _register_blueprints(app: Flask) -> None:
     for module in (meta, groups, sessions, enrollments, invitations, keys, views, feeds):
         app.register_blueprint(module.bp)
 
+    from service import web
+
+    web.register(app)
+
 
 def _register_cli(app: Flask) -> None:
     from service.cli import register

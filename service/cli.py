@@ -1,9 +1,10 @@
-"""Flask CLI commands: ``create-api-key``, ``load-demo``, ``run-demo``, ``run-projections``,
-``export-events``, ``import-events``."""
+"""Flask CLI commands: ``create-api-key``, ``create-staff-user``, ``load-demo``, ``run-demo``,
+``run-projections``, ``export-events``, ``import-events``."""
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,13 @@ from projections.rebuild import ProgressBar
 from service.context import services
 from service.storage import ROLES
 
+# Demo staff who sign in to the pages: (email, name, role, therapist id).
+DEMO_USERS = [
+    ("coordinator@demo.clinic", "Demo coordinator", "coordinator", None),
+    ("ana@demo.clinic", "Demo therapist Ana", "therapist", "t-ana"),
+    ("billing@demo.clinic", "Demo billing", "billing", None),
+    ("admin@demo.clinic", "Demo admin", "admin", None),
+]
 DEMO_KEYS = [
     ("coordinator", "Demo coordinator", None),
     ("therapist", "Demo therapist Ana", "t-ana"),
@@ -36,6 +44,54 @@ def register(app: Flask) -> None:
             raise click.UsageError(str(error)) from None
         click.echo(plain)
 
+    @app.cli.command("create-staff-user")
+    @click.option("--email", required=True, help="What the person signs in with.")
+    @click.option("--name", required=True, help="Their name, as events show who acted.")
+    @click.option("--role", type=click.Choice(ROLES), required=True)
+    @click.option("--therapist-id", default=None, help="Required for a therapist.")
+    @click.option(
+        "--password-stdin",
+        is_flag=True,
+        help="Read the password from the first line of stdin (for scripts).",
+    )
+    @click.option(
+        "--generate-password",
+        is_flag=True,
+        help="Make a one-time password and print it once; it must be changed at first sign-in.",
+    )
+    def create_staff_user(
+        email: str,
+        name: str,
+        role: str,
+        therapist_id: str | None,
+        password_stdin: bool,
+        generate_password: bool,
+    ) -> None:
+        """Create a staff account for the pages. Without a flag, the password is prompted for
+        (twice, not echoed)."""
+        from service.staff import StaffUserError
+        from service.staff import generate_password as make_password
+
+        if password_stdin and generate_password:
+            raise click.UsageError("use --password-stdin or --generate-password, not both")
+        if generate_password:
+            password = make_password()
+        elif password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        found = services()
+        try:
+            user = found.storage.staff.create(
+                email, name, role, password, found.clock(), therapist_id,
+                must_change_password=generate_password,
+            )  # fmt: skip
+        except StaffUserError as error:
+            raise click.UsageError(f"--{error.field.replace('_', '-')}: {error}") from None
+        click.echo(f"Created {user.role} {user.email} ({user.name}).", err=True)
+        if generate_password:
+            click.echo(password)
+
     @app.cli.command("load-demo")
     def load_demo_command() -> None:
         """Load the demo clinic (once) and print a staff key for each role."""
@@ -45,11 +101,13 @@ def register(app: Flask) -> None:
     @click.option("--host", default="127.0.0.1")
     @click.option("--port", default=5000, type=int)
     def run_demo(host: str, port: int) -> None:
-        """Load the demo clinic if the store is empty, print keys, and serve the API."""
+        """Load the demo clinic if the store is empty, print keys and sign-ins, and serve the
+        pages and the API (over plain http: the cookies are not marked Secure here)."""
         from werkzeug.serving import run_simple
 
         _load_demo_and_keys()
-        click.echo(f"\nServing on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+        current_app.config["WEB_SECURE_COOKIES"] = False
+        click.echo(f"\nServing on http://{host}:{port}/  (sign in there; API docs: /docs)")
         click.echo(
             f"Try: curl -H 'Authorization: Bearer <coordinator key>' http://{host}:{port}/groups"
         )
@@ -119,3 +177,23 @@ def _load_demo_and_keys() -> None:
     for role, name, therapist_id in DEMO_KEYS:
         plain, _ = found.storage.create_key(role, name, therapist_id)
         click.echo(f"  {role:<12} {plain}")
+    click.echo("Staff sign-ins for the pages (email and password; new passwords on each run):")
+    for email, name, role, therapist_id in DEMO_USERS:
+        password = _demo_password(email, name, role, therapist_id)
+        click.echo(f"  {role:<12} {email:<26} {password}")
+
+
+def _demo_password(email: str, name: str, role: str, therapist_id: str | None) -> str:
+    """A fresh password for a demo account, creating the account the first time."""
+    from service.staff import generate_password
+
+    found = services()
+    staff = found.storage.staff
+    password = generate_password()
+    user = staff.by_email(email)
+    if user is None:
+        staff.create(email, name, role, password, found.clock(), therapist_id)
+    else:
+        staff.set_password(user.id, password, must_change=False)
+        staff.set_disabled(user.id, False, found.clock())
+    return password

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Response, g, request
 from marshmallow import Schema, ValidationError
@@ -68,9 +68,24 @@ class EndpointSpec:
         return sorted(found)
 
 
+class Staff(Protocol):
+    """Who is acting: an API key's holder or a signed-in staff member (service.staff)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def therapist_id(self) -> str | None: ...
+    @property
+    def actor(self) -> str: ...
+
+
 @dataclass
 class Call:
-    staff: StaffKey | None
+    staff: Staff | None
     body: dict[str, Any] = field(default_factory=dict)
     query: dict[str, Any] = field(default_factory=dict)
     expected_version: int | None = None
@@ -159,6 +174,29 @@ def spec_of(view: Callable[..., Any]) -> EndpointSpec | None:
     return getattr(view, "__circles_endpoint__", None)
 
 
+def invoke(
+    view: Callable[..., Any],
+    staff: Staff,
+    body: dict[str, Any] | None = None,
+    query: dict[str, Any] | None = None,
+    expected_version: int | None = None,
+    **path: Any,
+) -> Any:
+    """Run a JSON route's handler for a page: the same role check, the same schemas, the
+    same handler — so a page holds no rule the JSON API lacks. Returns the handler's reply
+    (a ``Reply`` or plain data); refusals raise ``ApiError``/``DomainError`` as for JSON."""
+    spec = spec_of(view)
+    assert spec is not None, f"{view.__name__} is not an endpoint"
+    _require_role(staff, spec.roles)
+    call = Call(staff=staff, expected_version=expected_version)
+    if spec.query is not None:
+        call.query = _load(spec.query, query or {}, "form")
+    if spec.body is not None:
+        schema = spec.body if not isinstance(spec.body, tuple) else _choose(spec.body, body or {})
+        call.body = _load(schema, body or {}, "form")
+    return view.__wrapped__(call, **path)  # type: ignore[attr-defined]
+
+
 # --- pieces -------------------------------------------------------------------------------------
 
 
@@ -172,13 +210,17 @@ def _authenticate(roles: tuple[str, ...] | None) -> StaffKey | None:
     staff = services().storage.authenticate(match.group(1)) if match else None
     if staff is None:
         raise ApiError(401, "The API key is not valid or has been revoked.")
-    if staff.role not in roles:
-        raise ApiError(
-            403,
-            f"A {staff.role} key cannot use this route; it is for {' or '.join(roles)} keys.",
-        )
+    _require_role(staff, roles, "key")
     g.staff = staff
     return staff
+
+
+def _require_role(staff: Staff, roles: tuple[str, ...] | None, what: str = "account") -> None:
+    if roles is not None and staff.role not in roles:
+        raise ApiError(
+            403,
+            f"A {staff.role} {what} cannot use this route; it is for {' or '.join(roles)} {what}s.",
+        )
 
 
 def _load(schema: Schema, data: Any, where: str) -> dict[str, Any]:

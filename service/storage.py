@@ -1,4 +1,5 @@
-"""The service's own small tables: staff API keys and idempotency records.
+"""The service's own small tables: staff API keys and idempotency records (and, through
+``service.staff``, the staff who sign in to the pages).
 
 They live in the same database as the events (SQLite file or PostgreSQL schema), so a
 key created by the CLI is seen by every server process, and an idempotent reply
@@ -192,6 +193,9 @@ class ServiceStorage:
     def __init__(self, settings: StoreSettings) -> None:
         self._db = _Database(settings)
         self._migrate()
+        from service.staff import StaffAccounts  # it builds on this module's SQL layer
+
+        self.staff = StaffAccounts(self._db)
 
     def _migrate(self) -> None:
         with self._db.connect() as conn:

@@ -1,0 +1,70 @@
+"""The pages (SPEC §8): server-rendered by the same app, calling the same handlers as JSON.
+
+``register(app)`` adds the blueprints, the stylesheet and the page settings:
+
+- ``WEB_IDLE_MINUTES`` (env ``CIRCLES_IDLE_MINUTES``, default 15): idle sign-out.
+- ``WEB_SECURE_COOKIES``: cookies only over HTTPS. On unless testing, in the demo, or
+  ``CIRCLES_INSECURE_COOKIES=1`` (a clinic trying it over plain http on one machine).
+- ``CLINIC_TIMEZONE`` (env ``CIRCLES_CLINIC_TIMEZONE``, default UTC): where a week starts.
+- ``SIGNIN_ACCOUNT_LIMIT`` / ``SIGNIN_ADDRESS_LIMIT`` failed sign-ins per
+  ``SIGNIN_WINDOW_MINUTES`` (5 / 20 per 15) before that account or address must wait.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, Response, g, request
+from werkzeug.wrappers import Response as BaseResponse
+
+from service.web.pages import CSRF_COOKIE, PageRefusal, cookie_options, render
+
+# Pages answer HTML; these are the paths they own (the JSON API keeps every other path).
+PAGE_PREFIXES = ("/home", "/sign-in", "/sign-out", "/account", "/admin/", "/my/", "/web/")
+
+
+def register(app: Flask) -> None:
+    from service.web import admin, auth, therapist
+
+    app.config.setdefault("WEB_IDLE_MINUTES", float(os.environ.get("CIRCLES_IDLE_MINUTES", 15)))
+    app.config.setdefault(
+        "WEB_SECURE_COOKIES",
+        not app.testing and os.environ.get("CIRCLES_INSECURE_COOKIES") != "1",
+    )
+    app.config.setdefault(
+        "CLINIC_TIMEZONE", os.environ.get("CIRCLES_CLINIC_TIMEZONE", "UTC") or "UTC"
+    )
+    app.config.setdefault("SIGNIN_ACCOUNT_LIMIT", 5)
+    app.config.setdefault("SIGNIN_ADDRESS_LIMIT", 20)
+    app.config.setdefault("SIGNIN_WINDOW_MINUTES", 15)
+    for module in (auth, admin, therapist):
+        app.register_blueprint(module.bp)
+
+    @app.errorhandler(PageRefusal)
+    def _refused(error: PageRefusal) -> BaseResponse:
+        return render("web/error.html", status=error.status, title=error.title, detail=error.detail)
+
+    @app.after_request
+    def _page_headers(response: Response) -> Response:
+        if not _is_page(request.path):
+            return response
+        new_csrf = g.get("new_csrf")
+        if new_csrf:
+            response.set_cookie(CSRF_COOKIE, new_csrf, **{**cookie_options(), "samesite": "Strict"})
+        headers = response.headers
+        headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; "
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        )
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("X-Frame-Options", "DENY")
+        if not request.path.startswith("/web/static/"):
+            # Pages show patients' names: never kept by the browser or a proxy.
+            headers["Cache-Control"] = "no-store"
+        return response
+
+
+def _is_page(path: str) -> bool:
+    return path == "/" or path.startswith(PAGE_PREFIXES)

@@ -1,0 +1,256 @@
+"""A therapist's pages: my sessions this week, and the attendance sheet of one session.
+
+Both call the JSON routes' handlers (``service.endpoint.invoke``): the week is
+``GET /therapists/{id}/sessions``, saving the sheet is ``PUT /sessions/{id}/attendance``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, redirect, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from domain.session import TherapySession
+from domain.values import AttendanceStatus, InvitationStatus
+from service.context import circles, services
+from service.endpoint import COORDINATOR, THERAPIST, Call, invoke
+from service.routes import sessions as session_routes
+from service.routes import views as view_routes
+from service.routes.access import require_facilitator
+from service.web.pages import (
+    REFUSALS,
+    FormProblem,
+    PageRefusal,
+    current_user,
+    notice,
+    now,
+    page,
+    problem_of,
+    render,
+)
+
+bp = Blueprint("web_therapist", __name__, template_folder="templates")
+
+STATUS_LABELS = {
+    AttendanceStatus.PRESENT.value: "Present",
+    AttendanceStatus.LATE.value: "Late",
+    AttendanceStatus.ABSENT.value: "Absent (no-show)",
+    AttendanceStatus.EXCUSED.value: "Excused (cancelled ahead)",
+    AttendanceStatus.LATE_CANCEL.value: "Late cancel",
+}
+GUEST_STATUSES = [AttendanceStatus.PRESENT.value, AttendanceStatus.LATE.value,
+                  AttendanceStatus.ABSENT.value]  # fmt: skip
+GUEST_SHOWN = {InvitationStatus.ACCEPTED, InvitationStatus.ATTENDED, InvitationStatus.NO_SHOW}
+
+
+def _when(start: datetime, end: datetime) -> str:
+    return f"{start:%H:%M}–{end:%H:%M} {start.tzname()}"
+
+
+# --- my sessions this week ----------------------------------------------------------------------
+
+
+@bp.get("/my/week")
+@page(roles=(THERAPIST,))
+def week() -> BaseResponse:
+    user = current_user()
+    clinic = ZoneInfo(current_app.config["CLINIC_TIMEZONE"])
+    today = now().astimezone(clinic).date()
+    asked = request.args.get("week", "")
+    problem = None
+    try:
+        day = date.fromisoformat(asked) if asked else today
+    except ValueError:
+        problem = f"“{asked[:40]}” is not a date like {today.isoformat()}; showing this week."
+        day = today
+    monday = day - timedelta(days=day.weekday())
+    start = datetime.combine(monday, time(0), clinic)
+    end = datetime.combine(monday + timedelta(days=7), time(0), clinic)
+    found = invoke(
+        view_routes.therapist_sessions,
+        user,
+        query={"start": start.isoformat(), "end": end.isoformat(), "limit": 200},
+        therapist_id=user.therapist_id,
+    )
+    directory = services().require_reads().fresh().directory
+    names: dict[Any, str] = {}
+    days: dict[date, list[dict[str, Any]]] = {}
+    moment = now()
+    for entry in found["items"]:
+        if entry.group_id not in names:
+            summary = directory.group(entry.group_id)
+            names[entry.group_id] = summary.name if summary else "(unknown group)"
+        session = circles().get_session(entry.session_id)
+        days.setdefault(entry.starts_at.date(), []).append(
+            {
+                "entry": entry,
+                "group": names[entry.group_id],
+                "when": _when(entry.starts_at, entry.ends_at),
+                "place": entry.room_id or ("Online" if entry.video_url else "—"),
+                "cancelled": entry.status == "cancelled",
+                "started": entry.starts_at <= moment,
+                "recorded": len(session.attendance) + len(session.guest_attendance),
+            }
+        )
+    return render(
+        "web/therapist_week.html",
+        days=sorted(days.items()),
+        monday=monday,
+        sunday=monday + timedelta(days=6),
+        previous=(monday - timedelta(days=7)).isoformat(),
+        following=(monday + timedelta(days=7)).isoformat(),
+        is_current=monday <= today < monday + timedelta(days=7),
+        problem=problem,
+    )
+
+
+# --- the attendance sheet -----------------------------------------------------------------------
+
+
+@dataclass
+class Person:
+    """One row of the sheet: an enrolled patient or an invited guest."""
+
+    key: str  # "patient:<id>" or "guest:<invitation id>"
+    name: str
+    detail: str
+    statuses: list[str]
+    recorded: str | None
+    at_risk: bool = False
+    chosen: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def roster(session: TherapySession) -> list[Person]:
+    """Every patient enrolled at the session's start (the domain's own test), then guests."""
+    app = circles()
+    directory = services().require_reads().fresh().directory
+    people: list[Person] = []
+    for row in directory.enrollments(session.group_id, limit=10_000):
+        if row.status == "waitlisted":
+            continue
+        enrollment = app.get_enrollment(row.enrollment_id)
+        if not enrollment.was_enrolled_at(session.starts_at):
+            continue
+        recorded = session.attendance.get(row.patient_id)
+        people.append(
+            Person(
+                key=f"patient:{row.patient_id}",
+                name=row.patient_name,
+                detail=row.patient_id,
+                statuses=list(STATUS_LABELS),
+                recorded=recorded.value if recorded else None,
+                at_risk=enrollment.at_risk,
+            )
+        )
+    people.sort(key=lambda p: p.name.casefold())
+    for invitation_id in session.invitation_ids:
+        invitation = app.get_invitation(invitation_id)
+        guest_recorded = session.guest_attendance.get(str(invitation.id))
+        if invitation.status not in GUEST_SHOWN and guest_recorded is None:
+            continue
+        people.append(
+            Person(
+                key=f"guest:{invitation.id}",
+                name=invitation.invitee_name,
+                detail=f"guest: {invitation.relationship} of {_patient_name(people, invitation)}",
+                statuses=GUEST_STATUSES,
+                recorded=guest_recorded.value if guest_recorded else None,
+            )
+        )
+    return people
+
+
+def _patient_name(people: list[Person], invitation: Any) -> str:
+    key = f"patient:{invitation.patient_id}"
+    return next((p.name for p in people if p.key == key), invitation.patient_id)
+
+
+def _session_for(user: Any, session_id: str) -> tuple[TherapySession, Any]:
+    app = circles()
+    try:
+        session = app.get_session(session_id)
+        group = app.get_group(session.group_id)
+        require_facilitator(Call(staff=user), group)
+    except REFUSALS as error:
+        found = problem_of(error)
+        raise PageRefusal(found.status, found.title, found.detail) from None
+    return session, group
+
+
+@bp.route("/my/sessions/<session_id>/attendance", methods=["GET", "POST"])
+@page(roles=(THERAPIST, COORDINATOR))
+def attendance(session_id: str) -> BaseResponse:
+    user = current_user()
+    session, group = _session_for(user, session_id)
+    people = roster(session)
+    problem: FormProblem | None = None
+    if request.method == "POST":
+        records, rows = [], []
+        for index, person in enumerate(people):
+            chosen = request.form.get(f"status-{index}") or None
+            person.chosen = chosen
+            if chosen is None:
+                continue
+            kind, _, who = person.key.partition(":")
+            records.append(
+                {"patient_id" if kind == "patient" else "invitation_id": who, "status": chosen}
+            )
+            rows.append(person)
+        if not records:
+            problem = FormProblem(
+                title="Nothing to save",
+                detail="Choose a status for at least one person, then save.",
+                status=422,
+            )
+        else:
+            version = request.form.get("version", "")
+            try:
+                invoke(
+                    session_routes.record_attendance,
+                    user,
+                    body={"records": records},
+                    expected_version=int(version) if version.isdigit() else None,
+                    session_id=session_id,
+                )
+            except REFUSALS as error:
+                problem = problem_of(error)
+                _place_errors(problem, rows)
+                # Show what is recorded now (someone may have saved meanwhile) and carry
+                # the current version, so sending the same choices again can succeed.
+                session = circles().get_session(session_id)
+                now_recorded = {p.key: p.recorded for p in roster(session)}
+                for person in people:
+                    person.recorded = now_recorded.get(person.key, person.recorded)
+            else:
+                notice(f"Attendance saved for {len(records)} of {len(people)}.")
+                return redirect(url_for("web_therapist.attendance", session_id=session_id))
+    local_start = session.starts_at
+    return render(
+        "web/attendance.html",
+        status=problem.status if problem else 200,
+        session=session,
+        group=group,
+        people=people,
+        labels=STATUS_LABELS,
+        when=f"{local_start:%A %-d %B %Y}, {_when(local_start, session.ends_at)}",
+        place=session.room_id or ("Online" if session.video_url else "—"),
+        started=session.starts_at <= now(),
+        problem=problem,
+        week=local_start.date().isoformat(),
+    )
+
+
+def _place_errors(problem: FormProblem, rows: list[Person]) -> None:
+    """Field errors like ``records.2.status`` go beside the person they are about."""
+    for name, messages in list(problem.fields.items()):
+        parts = name.split(".")
+        if len(parts) >= 2 and parts[0] == "records" and parts[1].isdigit():
+            index = int(parts[1])
+            if index < len(rows):
+                rows[index].errors.extend(messages)
+                del problem.fields[name]
