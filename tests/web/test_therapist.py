@@ -1,0 +1,121 @@
+"""A therapist's week and attendance sheet: the same rules and records as the JSON API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from tests.web.conftest import Site, csrf_of
+
+
+def _group_with_patients(site: Site) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    api = site.api
+    group = api.group(name="Tuesday evening IPT")
+    sessions = api.plan(group["id"], first_date="2027-03-02", count=12)
+    for pid in ("p-1", "p-2", "p-3"):
+        api.enroll(group["id"], pid, patient_name=f"Patient {pid}")
+    return group, sessions
+
+
+def test_week_lists_my_sessions_in_local_time(site: Site) -> None:
+    site.user("ana@clinic.example", "therapist", "t-ana")
+    _group_with_patients(site)
+    site.clock.set(datetime(2027, 3, 3, 12, 0, tzinfo=UTC))
+    browser = site.signed_in("ana@clinic.example")
+    page = browser.text("/my/week")
+    assert "Tuesday 2 March" in page and "18:00–19:30 EST" in page
+    assert "Tuesday evening IPT" in page and "room-1" in page
+    assert "not taken yet" in page
+    later = browser.text("/my/week?week=2027-03-16")  # after the clocks change
+    assert "Tuesday 16 March" in later and "18:00–19:30 EDT" in later
+    bad = browser.text("/my/week?week=someday")
+    assert "is not a date" in bad
+
+
+def test_attendance_sheet_saves_in_one_submit_and_the_api_shows_it(site: Site) -> None:
+    ana = site.user("ana@clinic.example", "therapist", "t-ana", name="Ana Silva")
+    _, sessions = _group_with_patients(site)
+    sid = sessions[0]["id"]
+    site.clock.set(datetime(2027, 3, 2, 23, 30, tzinfo=UTC))
+    browser = site.signed_in("ana@clinic.example")
+    url = f"/my/sessions/{sid}/attendance"
+    page = browser.text(url)
+    assert page.count('type="radio"') == 15  # 3 patients × 5 statuses
+    r = browser.submit(url, **{"status-0": "present", "status-1": "absent", "status-2": "late"})
+    assert r.status_code == 302
+    assert "Attendance saved for 3 of 3" in browser.text(url)
+
+    shown = site.api.get(f"/sessions/{sid}").get_json()
+    assert {a["patient_id"]: a["status"] for a in shown["attendance"]} == {
+        "p-1": "present", "p-2": "absent", "p-3": "late",
+    }  # fmt: skip
+    history = site.api.get(f"/sessions/{sid}/history").get_json()["items"]
+    recorded = [e for e in history if e["type"] == "TherapySession.AttendanceRecorded"]
+    assert len(recorded) == 3
+    assert (
+        {e["actor"] for e in recorded}
+        == {ana.actor}
+        == {"Ana Silva <therapist ana@clinic.example>"}
+    )
+
+    r = browser.submit(url, **{"status-1": "excused"})  # a correction
+    assert r.status_code == 302
+    shown = site.api.get(f"/sessions/{sid}").get_json()
+    assert {a["patient_id"]: a["status"] for a in shown["attendance"]}["p-2"] == "excused"
+
+
+def test_attendance_errors_are_shown_in_words_and_choices_kept(site: Site) -> None:
+    site.user("ana@clinic.example", "therapist", "t-ana")
+    site.user("zed@clinic.example", "therapist", "t-zed")
+    _, sessions = _group_with_patients(site)
+    sid = sessions[0]["id"]
+    url = f"/my/sessions/{sid}/attendance"
+    browser = site.signed_in("ana@clinic.example")
+    page = browser.text(url)
+    assert "has not started yet" in page and "Save attendance" not in page
+    r = browser.submit(url, **{"status-0": "present"})
+    assert r.status_code == 409
+    assert "attendance can be recorded only once the session has started" in r.get_data(
+        as_text=True
+    )
+
+    site.clock.set(datetime(2027, 3, 2, 23, 30, tzinfo=UTC))  # idle by now: sign in again
+    browser = site.signed_in("ana@clinic.example")
+    r = browser.submit(url, **{"status-0": "present", "status-1": "asleep"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert 'id="person-1-error"' in page and "Must be one of" in page
+    assert 'value="present" checked' in page  # what was chosen is still chosen
+    assert site.api.get(f"/sessions/{sid}").get_json()["attendance"] == []  # nothing saved
+    r = browser.submit(url)
+    assert r.status_code == 422 and "Choose a status for at least one person" in r.get_data(
+        as_text=True
+    )
+
+    token_page = browser.text(url)
+    site.api.put(f"/sessions/{sid}/attendance",
+                 json={"records": [{"patient_id": "p-3", "status": "late"}]})  # fmt: skip
+    token = csrf_of(browser.get(url))
+    version = token_page.split('name="version" value="')[1].split('"')[0]
+    r = browser.client.post(url, data={"csrf_token": token, "version": version,
+                                       "status-0": "absent"})  # fmt: skip
+    assert r.status_code == 412 and "Recorded: Late" in r.get_data(as_text=True)
+
+    zed = site.signed_in("zed@clinic.example")
+    r = zed.get(url)
+    assert r.status_code == 403 and "does not facilitate" in r.get_data(as_text=True)
+    assert (
+        zed.get("/my/sessions/00000000-0000-0000-0000-000000000000/attendance").status_code == 404
+    )
+
+
+def test_the_sheet_lists_only_patients_enrolled_at_that_time(site: Site) -> None:
+    site.user("ana@clinic.example", "therapist", "t-ana")
+    group, sessions = _group_with_patients(site)
+    site.clock.set(datetime(2027, 3, 10, 12, 0, tzinfo=UTC))  # after session 2
+    site.api.enroll(group["id"], "p-late", patient_name="Late Joiner")
+    browser = site.signed_in("ana@clinic.example")
+    first = browser.text(f"/my/sessions/{sessions[0]['id']}/attendance")
+    third = browser.text(f"/my/sessions/{sessions[2]['id']}/attendance")
+    assert "Late Joiner" not in first and "Patient p-1" in first
+    assert "Late Joiner" in third
