@@ -174,10 +174,15 @@ def test_therapist_takes_attendance_and_the_api_shows_it(page: Page, site: Site,
     expect(page.get_by_role("heading", name="Attendance: Tuesday evening IPT")).to_be_visible()
     assert_accessible(page)
     shot(page, "sheet")
-    choices = {"Alex Moreno": "Present", "Bea Lindqvist": "Absent (no-show)",
-               "Chidi Okafor": "Late", "Dana Kowalski-Featherstonehaugh": "Excused (cancelled ahead)"}  # fmt: skip
+    choices = {
+        "Alex Moreno": "Present",
+        "Bea Lindqvist": "Absent (no-show)",
+        "Chidi Okafor": "Late",
+        "Dana Kowalski-Featherstonehaugh": "Excused (cancelled ahead)",
+    }
     for name, label in choices.items():
-        page.get_by_role("group", name=re.compile(name)).get_by_label(label, exact=True).check()
+        person = page.get_by_role("group", name=re.compile(name))
+        person.get_by_label(label, exact=True).check()
     page.get_by_role("button", name="Save attendance").click()
     expect(page.get_by_role("status")).to_contain_text("Attendance saved for 4 of 4")
     expect(page.get_by_role("group", name=re.compile("Bea Lindqvist"))).to_contain_text(
