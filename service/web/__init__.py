@@ -46,7 +46,7 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def _page_headers(response: Response) -> Response:
-        if not _is_page(request.path):
+        if not is_page(request.path):
             return response
         new_csrf = g.get("new_csrf")
         if new_csrf:
@@ -66,5 +66,6 @@ def register(app: Flask) -> None:
         return response
 
 
-def _is_page(path: str) -> bool:
+def is_page(path: str) -> bool:
+    """Whether ``path`` is a page (HTML) rather than part of the JSON API."""
     return path == "/" or path.startswith(PAGE_PREFIXES)

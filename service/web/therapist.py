@@ -93,6 +93,7 @@ def week() -> BaseResponse:
                 "place": entry.room_id or ("Online" if entry.video_url else "—"),
                 "cancelled": entry.status == "cancelled",
                 "started": entry.starts_at <= moment,
+                "ended": entry.ends_at <= moment,
                 "recorded": len(session.attendance) + len(session.guest_attendance),
             }
         )

@@ -189,3 +189,22 @@ def test_cli_creates_a_staff_user(site: Site) -> None:
         input="short\n",
     )  # fmt: skip
     assert r.exit_code != 0 and "at least 12" in r.output
+
+
+def test_the_demo_prints_staff_sign_ins_that_work(site: Site) -> None:
+    runner = site.api.app.test_cli_runner()
+    r = runner.invoke(args=["load-demo"])
+    assert r.exit_code == 0, r.output
+    assert "Staff sign-ins for the pages" in r.output
+    lines = {line.split()[0]: line.split() for line in r.output.splitlines() if "@demo." in line}
+    assert set(lines) == {"coordinator", "therapist", "billing", "admin"}
+    _, email, password = lines["therapist"]
+    browser = site.browser()
+    assert browser.sign_in(email, password).headers["Location"] == "/my/week"
+    assert "Demo therapist Ana" in browser.text("/my/week")
+    again = runner.invoke(args=["load-demo"])  # a second run: new passwords, same accounts
+    _, email, new_password = next(
+        line.split() for line in again.output.splitlines() if "ana@demo." in line
+    )
+    assert new_password != password
+    assert site.browser().sign_in(email, new_password).status_code == 302
