@@ -26,7 +26,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Flask app.
 
     ``config`` may carry ``STORE`` (a ``StoreSettings``; default from the environment),
-    ``CLOCK`` (a callable returning an aware ``datetime``) and any Flask setting.
+    ``CLOCK`` (a callable returning an aware ``datetime``), ``PASSWORD_HASHER`` (an argon2
+    ``PasswordHasher``; tests pass a cheap one) and any Flask setting.
     """
     app = Flask("service")
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
@@ -49,6 +50,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             storage=ServiceStorage(settings),
             clock=clock,
         )
+        if app.config.get("PASSWORD_HASHER") is not None:  # tests: a cheaper argon2id
+            services.storage.staff.hasher = app.config["PASSWORD_HASHER"]
         services.reads = _read_side(circles, settings, app.config)
         # No I/O here: a PostgreSQL listener starts on the first feed request, i.e. after
         # gunicorn has forked its workers.

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -60,7 +59,6 @@ SCHEMA = [
         ON circles_signin_failures (scope, subject, at)""",
 ]
 
-_hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
 _USER_COLUMNS = (
     "id, email, name, role, therapist_id, password_hash, must_change_password, totp_secret, "
     "generation, created_at, disabled_at"
@@ -155,8 +153,11 @@ def _clean_account(
 class StaffAccounts:
     """Staff users, their browser sessions, and the failed sign-in log."""
 
-    def __init__(self, db: _Database) -> None:
+    def __init__(self, db: _Database, hasher: PasswordHasher | None = None) -> None:
         self._db = db
+        # argon2id with the library's defaults (RFC 9106's low-memory profile: 64 MiB, t=3).
+        self.hasher = hasher or PasswordHasher()
+        self._dummy: str | None = None
         with db.connect() as conn:
             for statement in SCHEMA:
                 conn.execute(statement)
@@ -174,7 +175,7 @@ class StaffAccounts:
         must_change_password: bool = False,
     ) -> StaffUser:
         email, name, role, therapist_id = _clean_account(email, name, role, therapist_id)
-        digest = _hasher.hash(check_password(password))
+        digest = self.hasher.hash(check_password(password))
         user_id = str(uuid.uuid4())
         try:
             with self._db.connect() as conn:
@@ -221,9 +222,9 @@ class StaffAccounts:
                 f"SELECT {_USER_COLUMNS} FROM circles_staff_users WHERE email = ?",
                 ((email or "").strip().lower(),),
             ).fetchone()
-        digest = row[5] if row is not None else _dummy_hash()
+        digest = row[5] if row is not None else self._dummy_hash()
         try:
-            _hasher.verify(digest, password or "")
+            self.hasher.verify(digest, password or "")
         except (VerificationError, InvalidHashError):
             return None
         if row is None:
@@ -232,7 +233,7 @@ class StaffAccounts:
         return user if user.is_active else None
 
     def set_password(self, user_id: str, password: str, must_change: bool) -> None:
-        digest = _hasher.hash(check_password(password))
+        digest = self.hasher.hash(check_password(password))
         with self._db.connect() as conn:
             conn.execute(
                 "UPDATE circles_staff_users SET password_hash = ?, must_change_password = ? "
@@ -248,7 +249,7 @@ class StaffAccounts:
             conn.execute(
                 "UPDATE circles_staff_users SET password_hash = ?, must_change_password = 1, "
                 "totp_secret = NULL, generation = generation + 1 WHERE id = ?",
-                (_hasher.hash(password), user_id),
+                (self.hasher.hash(password), user_id),
             )
             conn.execute("DELETE FROM circles_staff_sessions WHERE user_id = ?", (user_id,))
         return password
@@ -274,6 +275,12 @@ class StaffAccounts:
                 "SELECT totp_secret FROM circles_staff_users WHERE id = ?", (user_id,)
             ).fetchone()
         return None if row is None else row[0]
+
+    def _dummy_hash(self) -> str:
+        """Verified against when the email is unknown, so both answers take as long."""
+        if self._dummy is None:
+            self._dummy = self.hasher.hash(secrets.token_urlsafe(16))
+        return self._dummy
 
     @staticmethod
     def _user(row: Sequence[Any]) -> StaffUser:
@@ -399,9 +406,3 @@ class StaffAccounts:
                 "DELETE FROM circles_signin_failures WHERE scope = ? AND subject = ?",
                 (scope, subject),
             )
-
-
-@cache
-def _dummy_hash() -> str:
-    """Verified against when the email is unknown, so both answers take as long."""
-    return _hasher.hash(secrets.token_urlsafe(16))

@@ -24,7 +24,7 @@ from werkzeug.serving import make_server
 from projections.store import StoreSettings
 from service import create_app
 from tests.conftest import Clock, skip_or_fail
-from tests.service.conftest import ROLE_KEYS, Api
+from tests.service.conftest import FAST_HASHER, ROLE_KEYS, Api
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "var" / "screenshots"
@@ -66,7 +66,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     clock = Clock(START)
     app = create_app(
         {"STORE": store, "CLOCK": clock, "WEB_SECURE_COOKIES": False,
-         "CLINIC_TIMEZONE": "America/New_York"}
+         "CLINIC_TIMEZONE": "America/New_York", "PASSWORD_HASHER": FAST_HASHER}
     )  # fmt: skip
     services = app.extensions["circles"]
     api = Api(app=app, client=app.test_client(), clock=clock)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -90,8 +91,14 @@ class Api:
         return dict(r.get_json())
 
 
+# argon2id at its cheapest: staff sign-ins in tests need not cost 64 MiB and a second each.
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
 def make_api(store: StoreSettings, clock: Clock) -> Iterator[Api]:
-    app = create_app({"STORE": store, "CLOCK": clock, "TESTING": True})
+    app = create_app(
+        {"STORE": store, "CLOCK": clock, "TESTING": True, "PASSWORD_HASHER": FAST_HASHER}
+    )
     storage = app.extensions["circles"].storage
     api = Api(app=app, client=app.test_client(), clock=clock)
     for name, (role, therapist_id) in ROLE_KEYS.items():

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pyotp
 
 from projections.store import StoreSettings
 from service import create_app
 from tests.conftest import Clock
+from tests.service.conftest import FAST_HASHER
 from tests.web.conftest import PASSWORD, Site, csrf_of
+
+
+def clock_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def test_sign_in_lands_on_the_home_page_with_a_safe_cookie(site: Site) -> None:
@@ -26,12 +33,20 @@ def test_sign_in_lands_on_the_home_page_with_a_safe_cookie(site: Site) -> None:
     assert browser.get("/home").headers["Cache-Control"] == "no-store"
 
 
-def test_cookies_are_secure_outside_testing_and_the_demo(store: StoreSettings) -> None:
+def test_outside_tests_cookies_are_secure_and_hashes_memory_hard(store: StoreSettings) -> None:
     app = create_app({"STORE": store})
     try:
         r = app.test_client().get("/")
         assert "Secure" in r.headers["Set-Cookie"]
         assert app.config["WEB_SECURE_COOKIES"] is True
+        staff = app.extensions["circles"].storage.staff
+        user = staff.create("dana@clinic.example", "Dana", "coordinator", PASSWORD, clock_now())
+        with staff._db.connect(write=False) as conn:
+            (stored,) = conn.execute(
+                "SELECT password_hash FROM circles_staff_users WHERE id = ?", (user.id,)
+            ).fetchone()
+        assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # RFC 9106, 64 MiB
+        assert PASSWORD not in stored
     finally:
         app.extensions["circles"].close()
 
@@ -114,7 +129,13 @@ def test_idle_sign_out_after_fifteen_minutes(site: Site) -> None:
 
 def test_the_idle_time_is_configurable(durable_store: StoreSettings, clock: Clock) -> None:
     app = create_app(
-        {"STORE": durable_store, "CLOCK": clock, "TESTING": True, "WEB_IDLE_MINUTES": 5}
+        {
+            "STORE": durable_store,
+            "CLOCK": clock,
+            "TESTING": True,
+            "WEB_IDLE_MINUTES": 5,
+            "PASSWORD_HASHER": FAST_HASHER,
+        }
     )
     try:
         app.extensions["circles"].storage.staff.create(
