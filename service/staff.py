@@ -385,6 +385,11 @@ class StaffAccounts:
 
     def record_failure(self, scopes: dict[str, str], now: datetime) -> None:
         with self._db.connect() as conn:
+            # Failures older than a day throttle nobody: keep the table small.
+            conn.execute(
+                "DELETE FROM circles_signin_failures WHERE at < ?",
+                ((now - timedelta(days=1)).timestamp(),),
+            )
             for scope, subject in scopes.items():
                 conn.execute(
                     "INSERT INTO circles_signin_failures (scope, subject, at) VALUES (?, ?, ?)",
