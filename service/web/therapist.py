@@ -14,13 +14,11 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from domain.session import TherapySession
-from domain.values import AttendanceStatus, InvitationStatus
+from domain.values import AttendanceStatus
 from service.context import circles, services
-from service.endpoint import COORDINATOR, THERAPIST, Call, invoke
+from service.endpoint import COORDINATOR, THERAPIST, invoke
 from service.routes import sessions as session_routes
 from service.routes import views as view_routes
-from service.routes.access import require_facilitator
 from service.web.pages import (
     REFUSALS,
     FormProblem,
@@ -44,7 +42,6 @@ STATUS_LABELS = {
 }
 GUEST_STATUSES = [AttendanceStatus.PRESENT.value, AttendanceStatus.LATE.value,
                   AttendanceStatus.ABSENT.value]  # fmt: skip
-GUEST_SHOWN = {InvitationStatus.ACCEPTED, InvitationStatus.ATTENDED, InvitationStatus.NO_SHOW}
 
 
 def _when(start: datetime, end: datetime) -> str:
@@ -126,69 +123,53 @@ class Person:
     errors: list[str] = field(default_factory=list)
 
 
-def roster(session: TherapySession) -> list[Person]:
-    """Every patient enrolled at the session's start (the domain's own test), then guests."""
-    app = circles()
-    directory = services().require_reads().fresh().directory
-    people: list[Person] = []
-    for row in directory.enrollments(session.group_id, limit=10_000):
-        if row.status == "waitlisted":
-            continue
-        enrollment = app.get_enrollment(row.enrollment_id)
-        if not enrollment.was_enrolled_at(session.starts_at):
-            continue
-        recorded = session.attendance.get(row.patient_id)
-        people.append(
-            Person(
-                key=f"patient:{row.patient_id}",
-                name=row.patient_name,
-                detail=row.patient_id,
-                statuses=list(STATUS_LABELS),
-                recorded=recorded.value if recorded else None,
-                at_risk=enrollment.at_risk,
-            )
+def roster(user: Any, session_id: str) -> list[Person]:
+    """Who to expect, from ``GET /sessions/{id}/roster`` (patients enrolled at the session's
+    time, then guests holding a place), with the at-risk flags of the group's attendance
+    report (``GET /reports/attendance``)."""
+    found = invoke(session_routes.session_roster, user, session_id=session_id)
+    report = invoke(view_routes.attendance_report, user, query={"group_id": str(found["group_id"])})
+    at_risk = {p["patient_id"] for p in report["patients"] if p["at_risk"]}
+    people = [
+        Person(
+            key=f"patient:{line.patient_id}",
+            name=line.name,
+            detail=line.patient_id,
+            statuses=list(STATUS_LABELS),
+            recorded=line.status,
+            at_risk=line.patient_id in at_risk,
         )
-    people.sort(key=lambda p: p.name.casefold())
-    for invitation_id in session.invitation_ids:
-        invitation = app.get_invitation(invitation_id)
-        guest_recorded = session.guest_attendance.get(str(invitation.id))
-        if invitation.status not in GUEST_SHOWN and guest_recorded is None:
-            continue
-        people.append(
-            Person(
-                key=f"guest:{invitation.id}",
-                name=invitation.invitee_name,
-                detail=f"guest: {invitation.relationship} of {_patient_name(people, invitation)}",
-                statuses=GUEST_STATUSES,
-                recorded=guest_recorded.value if guest_recorded else None,
-            )
+        for line in found["patients"]
+    ]
+    names = {line.patient_id: line.name for line in found["patients"]}
+    people.extend(
+        Person(
+            key=f"guest:{line.invitation_id}",
+            name=line.name,
+            detail=f"guest of {names.get(line.patient_id, line.patient_id)}",
+            statuses=GUEST_STATUSES,
+            recorded=line.status,
         )
+        for line in found["guests"]
+    )
     return people
 
 
-def _patient_name(people: list[Person], invitation: Any) -> str:
-    key = f"patient:{invitation.patient_id}"
-    return next((p.name for p in people if p.key == key), invitation.patient_id)
-
-
-def _session_for(user: Any, session_id: str) -> tuple[TherapySession, Any]:
-    app = circles()
-    try:
-        session = app.get_session(session_id)
-        group = app.get_group(session.group_id)
-        require_facilitator(Call(staff=user), group)
-    except REFUSALS as error:
-        found = problem_of(error)
-        raise PageRefusal(found.status, found.title, found.detail) from None
-    return session, group
+def _refused(error: Exception) -> PageRefusal:
+    found = problem_of(error)
+    return PageRefusal(found.status, found.title, found.detail)
 
 
 @bp.route("/my/sessions/<session_id>/attendance", methods=["GET", "POST"])
 @page(roles=(THERAPIST, COORDINATOR))
 def attendance(session_id: str) -> BaseResponse:
     user = current_user()
-    session, group = _session_for(user, session_id)
-    people = roster(session)
+    try:
+        people = roster(user, session_id)
+    except REFUSALS as error:
+        raise _refused(error) from None
+    session = circles().get_session(session_id)
+    group = circles().get_group(session.group_id)
     problem: FormProblem | None = None
     if request.method == "POST":
         records, rows = [], []
@@ -224,7 +205,7 @@ def attendance(session_id: str) -> BaseResponse:
                 # Show what is recorded now (someone may have saved meanwhile) and carry
                 # the current version, so sending the same choices again can succeed.
                 session = circles().get_session(session_id)
-                now_recorded = {p.key: p.recorded for p in roster(session)}
+                now_recorded = {p.key: p.recorded for p in roster(user, session_id)}
                 for person in people:
                     person.recorded = now_recorded.get(person.key, person.recorded)
             else:

@@ -103,7 +103,8 @@ def test_attendance_errors_are_shown_in_words_and_choices_kept(site: Site) -> No
 
     zed = site.signed_in("zed@clinic.example")
     r = zed.get(url)
-    assert r.status_code == 403 and "does not facilitate" in r.get_data(as_text=True)
+    # As for a therapist key: another group's session answers as if it did not exist.
+    assert r.status_code == 404 and "no session with id" in r.get_data(as_text=True)
     assert (
         zed.get("/my/sessions/00000000-0000-0000-0000-000000000000/attendance").status_code == 404
     )
@@ -119,3 +120,21 @@ def test_the_sheet_lists_only_patients_enrolled_at_that_time(site: Site) -> None
     third = browser.text(f"/my/sessions/{sessions[2]['id']}/attendance")
     assert "Late Joiner" not in first and "Patient p-1" in first
     assert "Late Joiner" in third
+
+
+def test_the_sheet_shows_who_is_at_risk(site: Site) -> None:
+    site.user("ana@clinic.example", "therapist", "t-ana")
+    _, sessions = _group_with_patients(site)
+    site.clock.set(datetime(2027, 3, 16, 23, 30, tzinfo=UTC))  # session 3 has started
+    for session in sessions[:2]:
+        records = [
+            {"patient_id": "p-2", "status": "absent"},
+            {"patient_id": "p-1", "status": "present"},
+        ]
+        r = site.api.put(f"/sessions/{session['id']}/attendance", json={"records": records})
+        assert r.status_code == 200
+    browser = site.signed_in("ana@clinic.example")
+    page = browser.text(f"/my/sessions/{sessions[2]['id']}/attendance")
+    assert page.count("at risk: two no-shows in a row") == 1
+    at_risk = page.index("at risk: two no-shows")
+    assert page.rindex("Patient p-2", 0, at_risk) > page.rindex("Patient p-1", 0, at_risk)
