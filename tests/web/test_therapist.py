@@ -138,3 +138,30 @@ def test_the_sheet_shows_who_is_at_risk(site: Site) -> None:
     assert page.count("at risk: two no-shows in a row") == 1
     at_risk = page.index("at risk: two no-shows")
     assert page.rindex("Patient p-2", 0, at_risk) > page.rindex("Patient p-1", 0, at_risk)
+
+
+def test_an_accepted_guest_is_on_the_sheet_with_the_guest_statuses(site: Site) -> None:
+    api = site.api
+    site.user("ana@clinic.example", "therapist", "t-ana")
+    _, sessions = _group_with_patients(site)
+    sid = sessions[0]["id"]
+    body = {"patient_id": "p-1", "invitee_name": "Sam Moreno", "relationship": "spouse"}
+    iid = api.post(f"/sessions/{sid}/invitations", json=body).get_json()["id"]
+    assert api.post(f"/invitations/{iid}/approve", role="therapist").status_code == 200
+    consent = {"signed_by": "Patient p-1", "signed_at": "2027-01-03T10:00:00+00:00",
+               "document_ref": "d-1"}  # fmt: skip
+    assert api.post(f"/invitations/{iid}/consent", json=consent).status_code == 200
+    link = api.post(f"/invitations/{iid}/send").get_json()["url"]
+    token = link.rsplit("/", 1)[-1]
+    assert api.post(f"/i/{token}/accept", role=None).status_code == 200
+
+    site.clock.set(datetime(2027, 3, 2, 23, 30, tzinfo=UTC))
+    browser = site.signed_in("ana@clinic.example")
+    url = f"/my/sessions/{sid}/attendance"
+    page = browser.text(url)
+    assert "Sam Moreno" in page and "guest of Patient p-1" in page
+    assert page.count('type="radio"') == 3 * 5 + 3  # a guest: present, late or absent
+    r = browser.submit(url, **{"status-3": "present"})
+    assert r.status_code == 302
+    guests = api.get(f"/sessions/{sid}").get_json()["guests"]
+    assert guests == [{"invitation_id": iid, "status": "present"}]
