@@ -76,7 +76,7 @@ def problem_of(error: Exception) -> FormProblem:
     known = {"type", "title", "status", "detail", "errors"}
     return FormProblem(
         title=body["title"],
-        detail=body["detail"],
+        detail=body["detail"][:1].upper() + body["detail"][1:],  # a sentence on a page
         status=body["status"],
         fields=body.get("errors") or {},
         extra={k: v for k, v in body.items() if k not in known},

@@ -172,45 +172,47 @@ def attendance(session_id: str) -> BaseResponse:
     group = circles().get_group(session.group_id)
     problem: FormProblem | None = None
     if request.method == "POST":
+        # Fields are named by person, not position, so a roster that changed since the page
+        # was shown cannot shift a status onto someone else. Only changes are sent: what the
+        # page showed as recorded (``seen:``) is not written back over someone else's save.
         records, rows = [], []
-        for index, person in enumerate(people):
-            chosen = request.form.get(f"status-{index}") or None
-            person.chosen = chosen
-            if chosen is None:
+        for person in people:
+            chosen = request.form.get(f"status:{person.key}") or None
+            seen = request.form.get(f"seen:{person.key}") or None
+            if chosen is None or chosen == seen:
                 continue
+            person.chosen = chosen
             kind, _, who = person.key.partition(":")
             records.append(
                 {"patient_id" if kind == "patient" else "invitation_id": who, "status": chosen}
             )
             rows.append(person)
         if not records:
-            problem = FormProblem(
-                title="Nothing to save",
-                detail="Choose a status for at least one person, then save.",
-                status=422,
+            notice("Nothing changed: attendance is as it was.")
+            return redirect(url_for("web_therapist.attendance", session_id=session_id))
+        version = request.form.get("version", "")
+        try:
+            invoke(
+                session_routes.record_attendance,
+                user,
+                body={"records": records},
+                expected_version=int(version) if version.isdigit() else None,
+                session_id=session_id,
             )
+        except REFUSALS as error:
+            problem = problem_of(error)
+            _place_errors(problem, rows)
+            # Show what is recorded now (someone may have saved meanwhile) beside this
+            # person's own changes, and carry the current version: saving again sends
+            # only those changes.
+            session = circles().get_session(session_id)
+            now_recorded = {p.key: p.recorded for p in roster(user, session_id)}
+            for person in people:
+                person.recorded = now_recorded.get(person.key, person.recorded)
         else:
-            version = request.form.get("version", "")
-            try:
-                invoke(
-                    session_routes.record_attendance,
-                    user,
-                    body={"records": records},
-                    expected_version=int(version) if version.isdigit() else None,
-                    session_id=session_id,
-                )
-            except REFUSALS as error:
-                problem = problem_of(error)
-                _place_errors(problem, rows)
-                # Show what is recorded now (someone may have saved meanwhile) and carry
-                # the current version, so sending the same choices again can succeed.
-                session = circles().get_session(session_id)
-                now_recorded = {p.key: p.recorded for p in roster(user, session_id)}
-                for person in people:
-                    person.recorded = now_recorded.get(person.key, person.recorded)
-            else:
-                notice(f"Attendance saved for {len(records)} of {len(people)}.")
-                return redirect(url_for("web_therapist.attendance", session_id=session_id))
+            changed = len(records)
+            notice(f"Attendance saved: {changed} {'change' if changed == 1 else 'changes'}.")
+            return redirect(url_for("web_therapist.attendance", session_id=session_id))
     local_start = session.starts_at
     return render(
         "web/attendance.html",

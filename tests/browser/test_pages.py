@@ -184,7 +184,7 @@ def test_therapist_takes_attendance_and_the_api_shows_it(page: Page, site: Site,
         person = page.get_by_role("group", name=re.compile(name))
         person.get_by_label(label, exact=True).check()
     page.get_by_role("button", name="Save attendance").click()
-    expect(page.get_by_role("status")).to_contain_text("Attendance saved for 4 of 4")
+    expect(page.get_by_role("status")).to_contain_text("Attendance saved: 4 changes.")
     expect(page.get_by_role("group", name=re.compile("Bea Lindqvist"))).to_contain_text(
         "Recorded: Absent (no-show)"
     )
@@ -200,3 +200,24 @@ def test_therapist_takes_attendance_and_the_api_shows_it(page: Page, site: Site,
     history = api_json(site, f"/sessions/{session['id']}/history")["items"]
     actors = {e["actor"] for e in history if e["type"] == "TherapySession.AttendanceRecorded"}
     assert actors == {"Ana Silva <therapist ana@clinic.example>"}
+
+    # A correction while someone else saved meanwhile: refused in words, nothing lost.
+    page.set_viewport_size({"width": 1024, "height": 800})
+    bea = page.get_by_role("group", name=re.compile("Bea Lindqvist"))
+    bea.get_by_label("Late cancel", exact=True).check()
+    r = site.api.put(f"/sessions/{session['id']}/attendance",
+                     json={"records": [{"patient_id": "p-3", "status": "present"}]})  # fmt: skip
+    assert r.status_code == 200
+    page.get_by_role("button", name="Save attendance").click()
+    expect(page.get_by_role("alert")).to_contain_text("Changed since you read it")
+    expect(bea.get_by_label("Late cancel", exact=True)).to_be_checked()
+    expect(page.get_by_role("group", name=re.compile("Chidi Okafor"))).to_contain_text(
+        "Recorded: Present"
+    )
+    assert_accessible(page)
+    shot(page, "sheet-stale")
+    page.get_by_role("button", name="Save attendance").click()  # the same choices again
+    expect(page.get_by_role("status")).to_contain_text("Attendance saved: 1 change.")
+    shown = api_json(site, f"/sessions/{session['id']}")
+    by_id = {a["patient_id"]: a["status"] for a in shown["attendance"]}
+    assert by_id == {"p-1": "present", "p-2": "late_cancel", "p-3": "present", "p-4": "excused"}
