@@ -92,7 +92,7 @@ def test_attendance_errors_are_shown_in_words_and_choices_kept(site: Site) -> No
     assert "has not started yet" in page and "Save attendance" not in page
     r = browser.submit(url, **{"status:patient:p-1": "present"})
     assert r.status_code == 409
-    assert "attendance can be recorded only once the session has started" in r.get_data(
+    assert "Attendance can be recorded only once the session has started" in r.get_data(
         as_text=True
     )
 
