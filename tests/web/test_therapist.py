@@ -119,7 +119,7 @@ def test_attendance_errors_are_shown_in_words_and_choices_kept(site: Site) -> No
     zed = site.signed_in("zed@clinic.example")
     r = zed.get(url)
     # As for a therapist key: another group's session answers as if it did not exist.
-    assert r.status_code == 404 and "no session with id" in r.get_data(as_text=True)
+    assert r.status_code == 404 and "No session with id" in r.get_data(as_text=True)
     assert (
         zed.get("/my/sessions/00000000-0000-0000-0000-000000000000/attendance").status_code == 404
     )
