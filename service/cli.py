@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -107,6 +108,10 @@ def register(app: Flask) -> None:
 
         _load_demo_and_keys()
         current_app.config["WEB_SECURE_COOKIES"] = False
+        if not os.environ.get("CIRCLES_CLINIC_TIMEZONE"):
+            from service.demo import TZ
+
+            current_app.config["CLINIC_TIMEZONE"] = TZ  # the demo clinic's weeks
         click.echo(f"\nServing on http://{host}:{port}/  (sign in there; API docs: /docs)")
         click.echo(
             f"Try: curl -H 'Authorization: Bearer <coordinator key>' http://{host}:{port}/groups"

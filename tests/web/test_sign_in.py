@@ -229,3 +229,18 @@ def test_the_demo_prints_staff_sign_ins_that_work(site: Site) -> None:
     )
     assert new_password != password
     assert site.browser().sign_in(email, new_password).status_code == 302
+
+
+def test_after_sign_in_only_same_site_paths_are_followed(site: Site) -> None:
+    site.user("dana@clinic.example", "coordinator")
+    for target, expected in [
+        ("/account", "/account"),
+        ("https://evil.example/", "/home"),
+        ("//evil.example/", "/home"),
+        ("/\\evil.example/", "/home"),
+        ("account", "/home"),
+    ]:
+        browser = site.browser()
+        r = browser.submit(f"/?next={target}", "/", email="dana@clinic.example",
+                           password=PASSWORD, next=target)  # fmt: skip
+        assert r.headers["Location"] == expected, target
