@@ -4,6 +4,19 @@ A page is a plain Flask view wrapped in ``@page(roles=...)``. The wrapper finds 
 session from its cookie (ending it after the idle time), checks the role and — on POST —
 the CSRF token, and leaves the signed-in person in ``g.user``: the actor of whatever the
 page does, as an API key's holder is for JSON.
+
+How a page does something (see ``therapist.attendance``):
+
+1. Translate the form into the JSON route's body, then
+   ``invoke(routes.x.handler, current_user(), body=..., expected_version=..., **path)``:
+   the route's own role check, marshmallow schema and handler — no rule lives here.
+2. On ``REFUSALS`` take ``problem_of(error)``: the very problem+json a JSON client gets,
+   as a ``FormProblem``. Show it with the ``summary`` macro at the top and ``field_error``
+   beside fields (``problem.for_field(name)``), re-rendering the form with what was sent.
+3. On success, ``notice(...)`` and redirect (the notice shows on the next page).
+
+Templates extend ``web/base.html`` and import ``csrf`` (every form) from ``web/problem.html``
+``with context``.
 """
 
 from __future__ import annotations
