@@ -8,6 +8,9 @@
 - ``CLINIC_TIMEZONE`` (env ``CIRCLES_CLINIC_TIMEZONE``, default UTC): where a week starts.
 - ``SIGNIN_ACCOUNT_LIMIT`` / ``SIGNIN_ADDRESS_LIMIT`` failed sign-ins per
   ``SIGNIN_WINDOW_MINUTES`` (5 / 20 per 15) before that account or address must wait.
+- ``TRUSTED_PROXIES`` (env ``CIRCLES_TRUSTED_PROXIES``, default 0): behind that many reverse
+  proxies, the client's address (for throttling) and scheme come from X-Forwarded-For/-Proto;
+  without it, every sign-in behind one proxy would count against the proxy's address.
 """
 
 from __future__ import annotations
@@ -37,8 +40,14 @@ def register(app: Flask) -> None:
     app.config.setdefault("SIGNIN_ACCOUNT_LIMIT", 5)
     app.config.setdefault("SIGNIN_ADDRESS_LIMIT", 20)
     app.config.setdefault("SIGNIN_WINDOW_MINUTES", 15)
+    app.config.setdefault("TRUSTED_PROXIES", int(os.environ.get("CIRCLES_TRUSTED_PROXIES", 0)))
     for module in (auth, admin, therapist):
         app.register_blueprint(module.bp)
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
     @app.errorhandler(PageRefusal)
     def _refused(error: PageRefusal) -> BaseResponse:

@@ -244,3 +244,28 @@ def test_after_sign_in_only_same_site_paths_are_followed(site: Site) -> None:
         r = browser.submit(f"/?next={target}", "/", email="dana@clinic.example",
                            password=PASSWORD, next=target)  # fmt: skip
         assert r.headers["Location"] == expected, target
+
+
+def test_behind_a_trusted_proxy_addresses_come_from_forwarded_for(
+    durable_store: StoreSettings, clock: Clock
+) -> None:
+    app = create_app({"STORE": durable_store, "CLOCK": clock, "TESTING": True,
+                      "TRUSTED_PROXIES": 1, "PASSWORD_HASHER": FAST_HASHER})  # fmt: skip
+    try:
+        staff = app.extensions["circles"].storage.staff
+        staff.create("dana@clinic.example", "Dana", "coordinator", PASSWORD, clock())
+        client = app.test_client()
+
+        def attempt(address: str, email: str, password: str) -> int:
+            token = csrf_of(client.get("/"))
+            r = client.post("/", data={"csrf_token": token, "email": email,
+                                       "password": password},
+                            headers={"X-Forwarded-For": address})  # fmt: skip
+            return r.status_code
+
+        for n in range(20):
+            assert attempt("203.0.113.7", f"guess{n}@clinic.example", "guess") == 401
+        assert attempt("203.0.113.7", "dana@clinic.example", PASSWORD) == 429
+        assert attempt("198.51.100.2", "dana@clinic.example", PASSWORD) == 302  # someone else
+    finally:
+        app.extensions["circles"].close()
