@@ -2,6 +2,8 @@
 
 - ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy: no-referrer`` on everything:
   feed and invitation URLs are capabilities and must not leak through a ``Referer``.
+- The staff pages (``service.web``) get a stricter one still: styles only from the app's own
+  stylesheet (no inline styles), and forms may post only to this origin.
 - HTML (``/docs``) gets a strict Content-Security-Policy: scripts and styles only from this
   origin (the page has no inline script; Swagger UI's assets are served locally), no
   plugins, no ``<base>``, no framing (``frame-ancestors 'none'``, and ``X-Frame-Options``
@@ -31,6 +33,18 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+PAGES_CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 _JSON = ("application/json", "application/problem+json", "text/csv")  # CSV: cost reports
 _NO_PATIENT_DATA = ("/openapi.json",)
 
@@ -42,7 +56,11 @@ def install(app: Flask) -> None:
         headers["X-Content-Type-Options"] = "nosniff"
         headers["Referrer-Policy"] = "no-referrer"
         if response.mimetype == "text/html":
-            headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+            from service.web import is_page
+
+            headers["Content-Security-Policy"] = (
+                PAGES_CONTENT_SECURITY_POLICY if is_page(request.path) else CONTENT_SECURITY_POLICY
+            )
             headers["X-Frame-Options"] = "DENY"
         elif (
             response.mimetype in _JSON

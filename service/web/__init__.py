@@ -60,18 +60,10 @@ def register(app: Flask) -> None:
         new_csrf = g.get("new_csrf")
         if new_csrf:
             response.set_cookie(CSRF_COOKIE, new_csrf, **{**cookie_options(), "samesite": "Strict"})
-        headers = response.headers
-        headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; "
-            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        )
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        headers.setdefault("X-Frame-Options", "DENY")
+        # Content-Security-Policy and the other security headers: service.headers.
         if not request.path.startswith("/web/static/"):
             # Pages show patients' names: never kept by the browser or a proxy.
-            headers["Cache-Control"] = "no-store"
+            response.headers["Cache-Control"] = "no-store"
         return response
 
 

@@ -30,7 +30,11 @@ def test_sign_in_lands_on_the_home_page_with_a_safe_cookie(site: Site) -> None:
     assert "Welcome, Dana Reyes" in home and "coordinator" in home
     r = browser.get("/")  # signed in: the sign-in page sends you home
     assert r.status_code == 302 and r.headers["Location"] == "/home"
-    assert browser.get("/home").headers["Cache-Control"] == "no-store"
+    headers = browser.get("/home").headers
+    assert headers["Cache-Control"] == "no-store"
+    policy = headers["Content-Security-Policy"]
+    assert "form-action 'self'" in policy and "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
 
 
 def test_outside_tests_cookies_are_secure_and_hashes_memory_hard(store: StoreSettings) -> None:
