@@ -91,6 +91,8 @@ def test_turning_on_sign_in_codes(page: Page, site: Site, shot: Any) -> None:
     secret = page.locator("#secret-key").inner_text().replace(" ", "")
     assert_accessible(page)
     shot(page, "totp-setup")
+    assert_fits(page)
+    shot(page, "totp-setup-320")
     page.get_by_label("Code from the app").fill(pyotp.TOTP(secret).at(site.clock()))
     page.get_by_role("button", name="Turn on").click()
     expect(page.get_by_role("status")).to_contain_text("asks for a code")
