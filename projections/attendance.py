@@ -226,6 +226,20 @@ class AttendanceView:
             ],
         )
 
+    def recorded_counts(self, session_ids: list[UUID] | list[str]) -> dict[str, int]:
+        """How many people (patients and guests) have a record at each of these sessions."""
+        ids = [str(s) for s in session_ids]
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self.db.read() as tx:
+            rows = tx.all(
+                f"SELECT session_id, COUNT(*) FROM view_attendance WHERE session_id IN ({marks})"
+                " GROUP BY session_id",
+                ids,
+            )
+        return {str(r[0]): int(r[1]) for r in rows}
+
     def _histories(self, where: str, param: str, key: int) -> dict[str, list[tuple[Any, str]]]:
         with self.db.read() as tx:
             rows = tx.all(

@@ -63,6 +63,9 @@ _USER_COLUMNS = (
     "id, email, name, role, therapist_id, password_hash, must_change_password, totp_secret, "
     "generation, created_at, disabled_at"
 )
+_USER_COLUMNS_OF_U = ", ".join(f"u.{c.strip()}" for c in _USER_COLUMNS.split(","))
+# A session's last activity is written at most this often (see ``session``).
+TOUCH_EVERY = timedelta(seconds=30)
 
 
 class StaffUserError(ValueError):
@@ -313,29 +316,37 @@ class StaffAccounts:
 
     def session(self, token: str, now: datetime, idle: timedelta) -> BrowserSession | SessionEnded:
         """The live session for ``token``, touched; or why there is none: unknown, idle too
-        long, or the account was disabled or reset since (the last three end it)."""
+        long, or the account was disabled or reset since (the last three end it).
+
+        Most page views only read: the session is touched (a write) when its last touch is
+        ``TOUCH_EVERY`` old, so idle time is measured from a moment at most that early."""
         digest = hash_key(token)
-        with self._db.connect() as conn:
+        with self._db.connect(write=False) as conn:
             row = conn.execute(
-                "SELECT user_id, generation, csrf, pending_totp, last_seen "
-                "FROM circles_staff_sessions WHERE token_hash = ?",
+                f"SELECT s.generation, s.csrf, s.pending_totp, s.last_seen, {_USER_COLUMNS_OF_U} "
+                "FROM circles_staff_sessions s JOIN circles_staff_users u ON u.id = s.user_id "
+                "WHERE s.token_hash = ?",
                 (digest,),
             ).fetchone()
-            if row is None:
-                return SessionEnded(idle=False)
-            idle_ended = now - datetime.fromisoformat(row[4]) >= idle
-            user_row = conn.execute(
-                f"SELECT {_USER_COLUMNS} FROM circles_staff_users WHERE id = ?", (row[0],)
-            ).fetchone()
-            user = None if user_row is None else self._user(user_row)
-            if idle_ended or user is None or not user.is_active or user.generation != int(row[1]):
-                conn.execute("DELETE FROM circles_staff_sessions WHERE token_hash = ?", (digest,))
-                return SessionEnded(idle=idle_ended)
-            conn.execute(
-                "UPDATE circles_staff_sessions SET last_seen = ? WHERE token_hash = ?",
-                (now.isoformat(), digest),
-            )
-        return BrowserSession(user=user, csrf=row[2], pending_totp=bool(row[3]), last_seen=now)
+        if row is None:
+            self.end_session(token)  # the account is gone, if the session was not
+            return SessionEnded(idle=False)
+        last_seen = datetime.fromisoformat(row[3])
+        idle_ended = now - last_seen >= idle
+        user = self._user(row[4:])
+        if idle_ended or not user.is_active or user.generation != int(row[0]):
+            self.end_session(token)
+            return SessionEnded(idle=idle_ended)
+        if now - last_seen >= TOUCH_EVERY:
+            with self._db.connect() as conn:
+                conn.execute(
+                    "UPDATE circles_staff_sessions SET last_seen = ? WHERE token_hash = ?",
+                    (now.isoformat(), digest),
+                )
+            last_seen = now
+        return BrowserSession(
+            user=user, csrf=row[1], pending_totp=bool(row[2]), last_seen=last_seen
+        )
 
     def second_factor_done(self, token: str) -> str:
         """The second factor was given: the session is complete, with a fresh token."""
@@ -369,6 +380,12 @@ class StaffAccounts:
 
     def take_notices(self, token: str) -> list[str]:
         digest = hash_key(token)
+        with self._db.connect(write=False) as conn:  # usually there are none: only read
+            row = conn.execute(
+                "SELECT notices FROM circles_staff_sessions WHERE token_hash = ?", (digest,)
+            ).fetchone()
+        if row is None or row[0] == "[]":
+            return []
         with self._db.connect() as conn:
             row = conn.execute(
                 "SELECT notices FROM circles_staff_sessions WHERE token_hash = ?", (digest,)

@@ -73,15 +73,15 @@ def week() -> BaseResponse:
         query={"start": start.isoformat(), "end": end.isoformat(), "limit": 200},
         therapist_id=user.therapist_id,
     )
-    directory = services().require_reads().fresh().directory
+    views = services().require_reads().projector  # made fresh by the call above
+    recorded = views.attendance.recorded_counts([e.session_id for e in found["items"]])
     names: dict[Any, str] = {}
     days: dict[date, list[dict[str, Any]]] = {}
     moment = now()
     for entry in found["items"]:
         if entry.group_id not in names:
-            summary = directory.group(entry.group_id)
+            summary = views.directory.group(entry.group_id)
             names[entry.group_id] = summary.name if summary else "(unknown group)"
-        session = circles().get_session(entry.session_id)
         days.setdefault(entry.starts_at.date(), []).append(
             {
                 "entry": entry,
@@ -91,7 +91,7 @@ def week() -> BaseResponse:
                 "cancelled": entry.status == "cancelled",
                 "started": entry.starts_at <= moment,
                 "ended": entry.ends_at <= moment,
-                "recorded": len(session.attendance) + len(session.guest_attendance),
+                "recorded": recorded.get(str(entry.session_id), 0),
             }
         )
     return render(
@@ -125,11 +125,12 @@ class Person:
 
 def roster(user: Any, session_id: str) -> list[Person]:
     """Who to expect, from ``GET /sessions/{id}/roster`` (patients enrolled at the session's
-    time, then guests holding a place), with the at-risk flags of the group's attendance
-    report (``GET /reports/attendance``)."""
+    time, then guests holding a place), with the group's at-risk flags."""
     found = invoke(session_routes.session_roster, user, session_id=session_id)
-    report = invoke(view_routes.attendance_report, user, query={"group_id": str(found["group_id"])})
-    at_risk = {p["patient_id"] for p in report["patients"] if p["at_risk"]}
+    # The flags ``GET /reports/attendance`` shows, from the same view (made fresh, and the
+    # group's visibility checked, by the roster call above).
+    rates = services().require_reads().projector.attendance.group_rates(found["group_id"])
+    at_risk = {patient for patient, rate in rates.patients.items() if rate.at_risk}
     people = [
         Person(
             key=f"patient:{line.patient_id}",
@@ -169,7 +170,9 @@ def attendance(session_id: str) -> BaseResponse:
     except REFUSALS as error:
         raise _refused(error) from None
     session = circles().get_session(session_id)
-    group = circles().get_group(session.group_id)
+    # The name from the view the roster was just read from (made fresh by that call).
+    summary = services().require_reads().projector.directory.group(session.group_id)
+    group_name = summary.name if summary else "(unknown group)"
     problem: FormProblem | None = None
     if request.method == "POST":
         # Fields are named by person, not position, so a roster that changed since the page
@@ -218,7 +221,7 @@ def attendance(session_id: str) -> BaseResponse:
         "web/attendance.html",
         status=problem.status if problem else 200,
         session=session,
-        group=group,
+        group_name=group_name,
         people=people,
         labels=STATUS_LABELS,
         when=f"{local_start:%A %-d %B %Y}, {_when(local_start, session.ends_at)}",

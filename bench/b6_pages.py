@@ -1,0 +1,108 @@
+"""B6: a page's server time vs the JSON GET that carries the same data (issue 13's bar: 1.5×).
+
+On the demo clinic (``service.demo``) in a fresh SQLite store, through the Flask WSGI app
+in-process (the werkzeug test client, no sockets), for the demo therapist:
+
+- ``GET /my/week`` vs ``GET /therapists/t-ana/sessions?start=…&end=…`` (the same week);
+- ``GET /my/sessions/{id}/attendance`` vs ``GET /sessions/{id}/roster`` (the same session).
+
+Each pair is timed alternately, ``--n`` requests per side per round; the median of the
+rounds' ratios (page time / JSON time) is printed. Run:
+``.venv/bin/python -m bench.b6_pages [--n 200] [--rounds 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from argon2 import PasswordHasher
+
+from projections.store import StoreSettings
+from service import create_app
+from service.demo import TZ, load_demo
+
+PASSWORD = "bench password 123"
+
+
+def _timed(call: Callable[[], Any], n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        response = call()
+        assert response.status_code == 200, response.status_code
+    return (time.perf_counter() - start) / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as where:
+        store = StoreSettings("sqlite", sqlite_path=Path(where) / "bench.sqlite3")
+        app = create_app(
+            {"STORE": store, "TESTING": True, "CLINIC_TIMEZONE": TZ,
+             "PASSWORD_HASHER": PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)}
+        )  # fmt: skip
+        services = app.extensions["circles"]
+        try:
+            load_demo(services.circles)
+            key, _ = services.storage.create_key("therapist", "bench", "t-ana")
+            services.storage.staff.create(
+                "ana@bench.example", "Ana", "therapist", PASSWORD, services.clock(), "t-ana"
+            )
+            page = app.test_client()
+            form = page.get("/").get_data(as_text=True)
+            token = form.split('name="csrf_token" value="')[1].split('"')[0]
+            page.post("/", data={"csrf_token": token, "email": "ana@bench.example",
+                                 "password": PASSWORD})  # fmt: skip
+            api = app.test_client()
+            auth = {"Authorization": f"Bearer {key}"}
+            zone = ZoneInfo(TZ)
+            today = services.clock().astimezone(zone).date()
+            monday = today - timedelta(days=today.weekday())
+            start = datetime(monday.year, monday.month, monday.day, tzinfo=zone)
+            end = start + timedelta(days=7)
+            week_json = (
+                f"/therapists/t-ana/sessions?start={start.isoformat()}&end={end.isoformat()}"
+                "&limit=200"
+            ).replace("+", "%2B")
+            sessions = api.get(week_json, headers=auth).get_json()["items"]
+            session_id = sessions[0]["id"] if "id" in sessions[0] else sessions[0]["session_id"]
+            pairs = {
+                "my week": (lambda: page.get("/my/week"),
+                            lambda: api.get(week_json, headers=auth)),
+                "attendance sheet": (
+                    lambda: page.get(f"/my/sessions/{session_id}/attendance"),
+                    lambda: api.get(f"/sessions/{session_id}/roster", headers=auth),
+                ),
+            }  # fmt: skip
+            print(f"B6 pages vs JSON, demo clinic on SQLite, n={args.n}, rounds={args.rounds}")
+            for name, (as_page, as_json) in pairs.items():
+                _timed(as_page, 5), _timed(as_json, 5)  # warm caches alike
+                ratios, page_times, json_times = [], [], []
+                for _ in range(args.rounds):
+                    json_time = _timed(as_json, args.n)
+                    page_time = _timed(as_page, args.n)
+                    ratios.append(page_time / json_time)
+                    page_times.append(page_time)
+                    json_times.append(json_time)
+                ratio = statistics.median(ratios)
+                print(
+                    f"  {name:<17} page {statistics.median(page_times) * 1000:6.2f} ms  "
+                    f"JSON {statistics.median(json_times) * 1000:6.2f} ms  "
+                    f"ratio {ratio:4.2f}  ({'meets' if ratio <= 1.5 else 'MISSES'} the 1.5× bar)"
+                )
+        finally:
+            services.close()
+
+
+if __name__ == "__main__":
+    main()
