@@ -166,10 +166,12 @@ def _refused(error: Exception) -> PageRefusal:
 def attendance(session_id: str) -> BaseResponse:
     user = current_user()
     try:
+        # The version first: whatever the roster then shows is at least that new, so a save
+        # against this version is refused (412) if anything changed after the page was read.
+        session = circles().get_session(session_id)
         people = roster(user, session_id)
     except REFUSALS as error:
         raise _refused(error) from None
-    session = circles().get_session(session_id)
     # The name from the view the roster was just read from (made fresh by that call).
     summary = services().require_reads().projector.directory.group(session.group_id)
     group_name = summary.name if summary else "(unknown group)"
