@@ -36,6 +36,8 @@ bp = Blueprint(
 
 ENDED = {
     "idle": "You were signed out after a time without activity. Sign in again to go on.",
+    "idle-unsaved": "You were signed out after a time without activity, so what you just "
+    "sent was not saved. Sign in again to go back to that page.",
     "out": "You are signed out.",
 }
 HOMES = {"therapist": "web_therapist.week", "admin": "web_admin.staff"}

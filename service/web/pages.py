@@ -146,10 +146,11 @@ def page(
             found = accounts().session(token, now(), idle_limit()) if token else None
             if not isinstance(found, BrowserSession):
                 idle = found is not None and found.idle
-                target = request.full_path if request.method == "GET" else None
-                response = redirect(
-                    url_for("web_auth.sign_in", ended="idle" if idle else None, next=target)
-                )
+                # Back to this page after signing in; a form sent too late is not saved,
+                # and the sign-in page says so.
+                target = request.full_path if request.method == "GET" else request.path
+                ended = ("idle-unsaved" if request.method == "POST" else "idle") if idle else None
+                response = redirect(url_for("web_auth.sign_in", ended=ended, next=target))
                 if token is not None:
                     forget_session_cookie(response)
                 return response

@@ -130,6 +130,13 @@ def test_idle_sign_out_after_fifteen_minutes(site: Site) -> None:
     assert "signed out after a time without activity" in browser.text("/?ended=idle")
     assert browser.get("/home").status_code == 302
 
+    browser = site.signed_in("dana@clinic.example")
+    token = csrf_of(browser.get("/account"))
+    site.clock.advance(minutes=15)
+    r = browser.client.post("/account", data={"csrf_token": token})  # sent too late
+    assert r.headers["Location"] == "/?ended=idle-unsaved&next=/account"
+    assert "what you just sent was not saved" in browser.text(r.headers["Location"])
+
 
 def test_the_idle_time_is_configurable(durable_store: StoreSettings, clock: Clock) -> None:
     app = create_app(
