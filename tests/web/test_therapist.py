@@ -129,7 +129,8 @@ def test_the_sheet_lists_only_patients_enrolled_at_that_time(site: Site) -> None
     site.user("ana@clinic.example", "therapist", "t-ana")
     group, sessions = _group_with_patients(site)
     site.clock.set(datetime(2027, 3, 10, 12, 0, tzinfo=UTC))  # after session 2
-    site.api.enroll(group["id"], "p-late", patient_name="Late Joiner")
+    site.api.enroll(group["id"], "p-late", patient_name="Late Joiner",
+                    admission_override_reason="moved from the Monday group")  # fmt: skip
     browser = site.signed_in("ana@clinic.example")
     first = browser.text(f"/my/sessions/{sessions[0]['id']}/attendance")
     third = browser.text(f"/my/sessions/{sessions[2]['id']}/attendance")
