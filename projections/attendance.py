@@ -7,6 +7,11 @@ group when any of its patients is. An advance cancellation counts as recorded (e
 late_cancel) until a correction replaces it; a session the clinic cancels drops it.
 The roster reads the calendars' membership and invitation tables (same database, same
 batch) to list everyone expected, with what was recorded for them.
+
+With ``CIPHER_KEY`` a patient's ``person_id`` is their blind index (lookups and the joins
+with the calendars' members use it) and ``person_id_sealed`` the sealed id shown in
+reports; names are sealed in the tables they come from, so the roster orders by name
+after opening them, not in SQL (:mod:`projections.sealing`).
 """
 
 from __future__ import annotations
@@ -28,11 +33,13 @@ DDL = [
     """CREATE TABLE IF NOT EXISTS view_attendance (
         session_id TEXT NOT NULL, kind TEXT NOT NULL, person_id TEXT NOT NULL,
         group_id TEXT NOT NULL, session_starts_at {instant} NOT NULL, status TEXT NOT NULL,
-        recorded_at {instant} NOT NULL, PRIMARY KEY (session_id, kind, person_id))""",
+        recorded_at {instant} NOT NULL, person_id_sealed TEXT NOT NULL,
+        PRIMARY KEY (session_id, kind, person_id))""",
     "CREATE INDEX IF NOT EXISTS view_attendance_person ON view_attendance (person_id)",
     "CREATE INDEX IF NOT EXISTS view_attendance_group ON view_attendance (group_id)",
 ]
 TABLES = ["view_attendance"]
+SEALED = {"view_attendance": ("person_id_sealed",)}
 STATUSES = tuple(s.value for s in AttendanceStatus)
 GUEST_PLACES = ("accepted", "attended", "no_show")
 
@@ -40,15 +47,17 @@ GUEST_PLACES = ("accepted", "attended", "no_show")
 def _recorder(kind: str) -> Any:
     def handle(tx: Tx, nid: int, e: Any) -> None:
         session = str(e.originator_id)
-        person = e.patient_id if kind == "patient" else str(e.invitation_id)
+        # A guest is their invitation (no PHI, joined with view_invitations as is).
+        shown = e.patient_id if kind == "patient" else str(e.invitation_id)
+        person = tx.sealer.index(shown, "patient") if kind == "patient" else shown
         group_id, _, starts_at, _, _ = session_facts(tx, session)
         tx.cache[("attendance rows", session)] = True
         tx.execute(
-            "INSERT INTO view_attendance VALUES (?,?,?,?,?,?,?) ON CONFLICT (session_id, kind,"
+            "INSERT INTO view_attendance VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (session_id, kind,"
             " person_id) DO UPDATE SET status=excluded.status, recorded_at=excluded.recorded_at",
             (
                 session, kind, person, group_id, starts_at, enum_value(e.status),
-                tx.dialect.instant(timestamp(e)),
+                tx.dialect.instant(timestamp(e)), tx.sealer.seal(shown, "person_id_sealed"),
             ),
         )  # fmt: skip
 
@@ -79,7 +88,8 @@ def projection() -> Projection:
         "attendance",
         DDL,
         TABLES,
-        {
+        sealed=SEALED,
+        handlers={
             ev(TherapySession, "AttendanceRecorded"): _recorder("patient"),
             ev(TherapySession, "AdvanceCancellationRecorded"): _recorder("patient"),
             ev(TherapySession, "GuestAttendanceRecorded"): _recorder("guest"),
@@ -193,37 +203,46 @@ class AttendanceView:
             if session is None:
                 return None
             patients = tx.all(
-                "SELECT m.patient_id, e.patient_name, a.status, m.enrollment_id"
+                "SELECT m.patient_id_sealed, e.patient_name, a.status, m.enrollment_id"
                 " FROM view_calendar_members m"
                 " JOIN view_sessions s ON s.group_id = m.group_id AND s.session_id = ?"
                 " LEFT JOIN view_enrollments e ON e.enrollment_id = m.enrollment_id"
                 " LEFT JOIN view_attendance a ON a.session_id = s.session_id"
                 "  AND a.kind = 'patient' AND a.person_id = m.patient_id"
                 " WHERE (m.valid_from IS NOT NULL AND m.valid_from <= s.starts_at"
-                "  AND (m.valid_to IS NULL OR s.starts_at < m.valid_to)) OR a.status IS NOT NULL"
-                " ORDER BY e.patient_name, m.patient_id",
+                "  AND (m.valid_to IS NULL OR s.starts_at < m.valid_to)) OR a.status IS NOT NULL",
                 (sid,),
             )
             guests = tx.all(
                 "SELECT i.patient_id, i.invitee_name, a.status, i.invitation_id, i.status"
                 " FROM view_invitations i LEFT JOIN view_attendance a ON a.session_id ="
                 " i.session_id AND a.kind = 'guest' AND a.person_id = i.invitation_id"
-                f" WHERE i.session_id = ? AND (i.status IN {GUEST_PLACES} OR a.status IS NOT NULL)"
-                " ORDER BY i.invitee_name, i.invitation_id",
+                f" WHERE i.session_id = ? AND (i.status IN {GUEST_PLACES} OR a.status IS NOT NULL)",
                 (sid,),
             )
+        sealer = self.db.sealer
+        shown = {0: "patient_id_sealed", 1: "patient_name"}
+        patients = [sealer.open_row(r, shown) for r in patients]
+        guests = [sealer.open_row(r, {0: "patient_id", 1: "invitee_name"}) for r in guests]
+        # Ordered here: the names are sealed, so SQL could only order their ciphertexts.
         return Roster(
             UUID(sid),
-            [
-                RosterLine("patient", r[0], r[1] or r[0], r[2], enrollment_id=UUID(r[3]))
-                for r in patients
-            ],
-            [
-                RosterLine(
-                    "guest", r[0], r[1], r[2], invitation_id=UUID(r[3]), invitation_status=r[4]
-                )
-                for r in guests
-            ],
+            sorted(
+                (
+                    RosterLine("patient", r[0], r[1] or r[0], r[2], enrollment_id=UUID(r[3]))
+                    for r in patients
+                ),
+                key=lambda line: (line.name, line.patient_id),
+            ),
+            sorted(
+                (
+                    RosterLine(
+                        "guest", r[0], r[1], r[2], invitation_id=UUID(r[3]), invitation_status=r[4]
+                    )
+                    for r in guests
+                ),
+                key=lambda line: (line.name, str(line.invitation_id)),
+            ),
         )
 
     def recorded_counts(self, session_ids: list[UUID] | list[str]) -> dict[str, int]:
@@ -241,12 +260,16 @@ class AttendanceView:
         return {str(r[0]): int(r[1]) for r in rows}
 
     def _histories(self, where: str, param: str, key: int) -> dict[str, list[tuple[Any, str]]]:
+        """Sessions per group (``key`` 0) or per patient id as shown (``key`` 1)."""
+        shown = "person_id_sealed" if key == 1 else "person_id"
         with self.db.read() as tx:
             rows = tx.all(
-                "SELECT group_id, person_id, session_starts_at, status FROM view_attendance"
+                f"SELECT group_id, {shown}, session_starts_at, status FROM view_attendance"
                 f" WHERE kind = 'patient' AND {where} = ? ORDER BY session_starts_at, session_id",
                 (param,),
             )
+        if key == 1:
+            rows = [self.db.sealer.open_row(r, {1: shown}) for r in rows]
         histories: dict[str, list[tuple[Any, str]]] = {}
         for row in rows:
             histories.setdefault(row[key], []).append((row[2], row[3]))
@@ -254,7 +277,7 @@ class AttendanceView:
 
     def patient(self, patient_id: str) -> PatientAttendance:
         """The patient's rate per group and overall, and whether any group flags them."""
-        histories = self._histories("person_id", patient_id, 0)
+        histories = self._histories("person_id", self.db.sealer.index(patient_id, "patient"), 0)
         return PatientAttendance(
             patient_id, {UUID(group): _rate(history) for group, history in histories.items()}
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,13 +18,16 @@ class Projection:
     """Tables of one view family and how each domain event changes them.
 
     ``handlers`` maps an event class to ``handler(tx, notification_id, event)``; the
-    runner calls them in notification order inside the batch's transaction.
+    runner calls them in notification order inside the batch's transaction. ``sealed``
+    names, per table, the columns written with ``tx.sealer.seal(value, column)``
+    (:mod:`projections.sealing`), so a dump can compare their contents.
     """
 
     name: str
     ddl: list[str]
     tables: list[str]
     handlers: dict[type, Handler] = field(default_factory=dict)
+    sealed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def ev(aggregate: type, name: str) -> type:

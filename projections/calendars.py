@@ -5,6 +5,11 @@ instant plus the IANA zone name, status, a sequence that grows on every reschedu
 cancel, and the instant of the last change. A patient's sessions are found through their
 enrollment's validity interval, so a reschedule or a withdrawal moves them in or out of the
 feed without rewriting per-patient rows.
+
+With ``CIPHER_KEY`` (:mod:`projections.sealing`): the patient and therapist ids that are
+looked up or joined on (``view_calendar_members.patient_id``,
+``view_session_facilitators.therapist_id``) hold blind indexes; the facilitator list, the
+video link and the invitation's patient id, invitee name and relationship are sealed.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from domain.session import TherapySession
 from domain.values import EnrollmentStatus, add_elapsed
 from projections.base import Projection, enum_value, ev, keyset, make_cursor, text_id, timestamp
 from projections.db import Dialect, Tx, ViewDatabase
+from projections.sealing import IDENTITY, Sealer
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS view_sessions (
@@ -39,7 +45,7 @@ DDL = [
     """CREATE TABLE IF NOT EXISTS view_calendar_members (
         enrollment_id TEXT NOT NULL, period INTEGER NOT NULL, patient_id TEXT NOT NULL,
         group_id TEXT NOT NULL, valid_from {instant}, valid_to {instant},
-        PRIMARY KEY (enrollment_id, period))""",
+        patient_id_sealed TEXT NOT NULL, PRIMARY KEY (enrollment_id, period))""",
     "CREATE INDEX IF NOT EXISTS view_members_patient ON view_calendar_members (patient_id)",
     """CREATE TABLE IF NOT EXISTS view_invitations (
         invitation_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, group_id TEXT NOT NULL,
@@ -48,6 +54,11 @@ DDL = [
     "CREATE INDEX IF NOT EXISTS view_invitations_session ON view_invitations (session_id)",
 ]
 TABLES = ["view_sessions", "view_session_facilitators", "view_calendar_members", "view_invitations"]
+SEALED = {
+    "view_sessions": ("video_url", "facilitator_ids"),
+    "view_calendar_members": ("patient_id_sealed",),
+    "view_invitations": ("patient_id", "invitee_name", "relationship"),
+}
 
 # An invitation in one of these states shows its session as cancelled to the invitee.
 ENDED_INVITATION = ("revoked", "cancelled", "declined")
@@ -125,7 +136,7 @@ def _ends(starts: datetime, duration_minutes: int) -> datetime:
 
 
 def _scheduled(tx: Tx, nid: int, e: Any) -> None:
-    d = tx.dialect
+    d, s = tx.dialect, tx.sealer
     starts: datetime = e.starts_at
     tx.cache[("scheduled", str(e.originator_id))] = e.duration_minutes
     tx.execute(
@@ -134,8 +145,8 @@ def _scheduled(tx: Tx, nid: int, e: Any) -> None:
             str(e.originator_id), str(e.group_id), e.number, enum_value(e.kind),
             d.instant(starts), d.instant(_ends(starts, e.duration_minutes)),
             e.duration_minutes, getattr(starts.tzinfo, "key", "UTC"), "scheduled", 0,
-            d.instant(timestamp(e)), e.room_id, e.video_url, json.dumps(list(e.facilitator_ids)),
-            text_id(e.make_up_for),
+            d.instant(timestamp(e)), e.room_id, s.seal(e.video_url, "video_url"),
+            s.seal(json.dumps(list(e.facilitator_ids)), "facilitator_ids"), text_id(e.make_up_for),
         ),
     )  # fmt: skip
     tx.cache[("session", str(e.originator_id))] = (
@@ -144,7 +155,7 @@ def _scheduled(tx: Tx, nid: int, e: Any) -> None:
     )  # fmt: skip
     tx.executemany(
         "INSERT INTO view_session_facilitators VALUES (?,?)",
-        [(f, str(e.originator_id)) for f in e.facilitator_ids],
+        [(s.index(f, "therapist"), str(e.originator_id)) for f in e.facilitator_ids],
     )
 
 
@@ -193,7 +204,7 @@ def _video_url_changed(tx: Tx, nid: int, e: Any) -> None:
     tx.execute(
         "UPDATE view_sessions SET video_url=?, last_modified=? WHERE group_id=? AND starts_at>?"
         " AND video_url IS NOT NULL",
-        (e.video_url, at, str(e.originator_id), at),
+        (tx.sealer.seal(e.video_url, "video_url"), at, str(e.originator_id), at),
     )
 
 
@@ -203,10 +214,14 @@ def _enrolled(status: Any) -> bool:
 
 def _enrollment_created(tx: Tx, nid: int, e: Any) -> None:
     seated = tx.dialect.instant(e.enrolled_at) if _enrolled(e.status) else None
+    s = tx.sealer
     tx.execute(
-        "INSERT INTO view_calendar_members VALUES (?,?,?,?,?,?)",
-        (str(e.originator_id), 0, e.patient_id, str(e.group_id), seated, None),
-    )
+        "INSERT INTO view_calendar_members VALUES (?,?,?,?,?,?,?)",
+        (
+            str(e.originator_id), 0, s.index(e.patient_id, "patient"), str(e.group_id),
+            seated, None, s.seal(e.patient_id, "patient_id_sealed"),
+        ),
+    )  # fmt: skip
 
 
 # An enrollment may have several periods (withdrawn, then rejoined): edits touch the last.
@@ -242,17 +257,20 @@ def _rejoined(tx: Tx, nid: int, e: Any) -> None:
     seated = tx.dialect.instant(e.at) if _enrolled(e.status) else None
     tx.execute(
         "INSERT INTO view_calendar_members SELECT enrollment_id, period + 1, patient_id,"
-        " group_id, ?, NULL FROM view_calendar_members" + LAST_PERIOD,
+        " group_id, ?, NULL, patient_id_sealed FROM view_calendar_members" + LAST_PERIOD,
         (seated, eid, eid),
     )
 
 
 def _proposed(tx: Tx, nid: int, e: Any) -> None:
+    seal = tx.sealer.seal
     tx.execute(
         "INSERT INTO view_invitations VALUES (?,?,?,?,?,?,?,?,?)",
         (
-            str(e.originator_id), str(e.session_id), str(e.group_id), e.patient_id,
-            e.invitee_name, e.relationship, "proposed", 0, tx.dialect.instant(timestamp(e)),
+            str(e.originator_id), str(e.session_id), str(e.group_id),
+            seal(e.patient_id, "patient_id"), seal(e.invitee_name, "invitee_name"),
+            seal(e.relationship, "relationship"), "proposed", 0,
+            tx.dialect.instant(timestamp(e)),
         ),
     )  # fmt: skip
 
@@ -280,7 +298,8 @@ def projection() -> Projection:
         "calendars",
         DDL,
         TABLES,
-        {
+        sealed=SEALED,
+        handlers={
             ev(TherapySession, "Scheduled"): _scheduled,
             ev(TherapySession, "Rescheduled"): _rescheduled,
             ev(TherapySession, "Cancelled"): _session_cancelled,
@@ -306,7 +325,8 @@ def projection() -> Projection:
 # --- queries ----------------------------------------------------------------------------------
 
 
-def entry(row: tuple[Any, ...], d: Dialect) -> CalendarEntry:
+def entry(row: tuple[Any, ...], d: Dialect, sealer: Sealer = IDENTITY) -> CalendarEntry:
+    row = sealer.open_row(row, {12: "video_url", 13: "facilitator_ids"})
     tz = ZoneInfo(row[7])
     starts, ends, changed = d.to_instant(row[4]), d.to_instant(row[5]), d.to_instant(row[10])
     assert starts is not None and ends is not None and changed is not None
@@ -348,7 +368,7 @@ class CalendarView:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         with self.db.read() as tx:
-            return [entry(r, d) for r in tx.all(sql, args + more_args)]
+            return [entry(r, d, self.db.sealer) for r in tx.all(sql, args + more_args)]
 
     def session(self, session_id: UUID | str) -> CalendarEntry | None:
         found = self._sessions("WHERE s.session_id = ?", [str(session_id)], None, None, None, 1)
@@ -378,7 +398,8 @@ class CalendarView:
             " AND m.valid_from IS NOT NULL AND m.valid_from <= s.starts_at"
             " AND (m.valid_to IS NULL OR s.starts_at < m.valid_to)"
         )
-        return self._sessions(where, [patient_id], since, until, after, limit)
+        key = self.db.sealer.index(patient_id, "patient")
+        return self._sessions(where, [key], since, until, after, limit)
 
     def sessions_for_therapist(
         self,
@@ -392,7 +413,8 @@ class CalendarView:
             "JOIN view_session_facilitators f ON f.session_id = s.session_id"
             " WHERE f.therapist_id = ?"
         )
-        return self._sessions(where, [therapist_id], since, until, after, limit)
+        key = self.db.sealer.index(therapist_id, "therapist")
+        return self._sessions(where, [key], since, until, after, limit)
 
     def sessions_for_room(
         self,
@@ -414,6 +436,7 @@ class CalendarView:
             )
         if row is None:
             return None
+        row = self.db.sealer.open_row(row, {2: "patient_id", 3: "invitee_name", 4: "relationship"})
         session = self.session(row[7])
         if session is None:
             return None

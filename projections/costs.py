@@ -5,12 +5,15 @@ the session's start (``fee_in_force``). A fee change that arrives after attendan
 recorded for a later session reprices exactly those lines; a corrected attendance replaces
 its one line. Amounts are ``Decimal`` end to end: TEXT in SQLite and summed in Python,
 NUMERIC in PostgreSQL and summed by the database.
+
+With ``CIPHER_KEY`` a line's ``patient_id`` is the patient's blind index (statements look
+it up) and ``patient_id_sealed`` the sealed id a line shows (:mod:`projections.sealing`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -40,12 +43,14 @@ DDL = [
         session_date {day} NOT NULL, month TEXT NOT NULL, starts_at {instant} NOT NULL,
         kind TEXT NOT NULL, billing_code TEXT NOT NULL, attendance_status TEXT NOT NULL,
         session_cancelled INTEGER NOT NULL, amount {money} NOT NULL, currency TEXT NOT NULL,
-        timezone TEXT NOT NULL, PRIMARY KEY (session_id, patient_id))""",
+        timezone TEXT NOT NULL, patient_id_sealed TEXT NOT NULL,
+        PRIMARY KEY (session_id, patient_id))""",
     "CREATE INDEX IF NOT EXISTS view_cost_lines_date ON view_cost_lines (session_date)",
     "CREATE INDEX IF NOT EXISTS view_cost_lines_patient ON view_cost_lines (patient_id)",
     "CREATE INDEX IF NOT EXISTS view_cost_lines_group ON view_cost_lines (group_id, starts_at)",
 ]
 TABLES = ["view_fee_periods", "view_cost_lines"]
+SEALED = {"view_cost_lines": ("patient_id_sealed",)}
 AMOUNT_FIELDS = ("session_fee", "maintenance_fee", "no_show_fee", "late_cancel_fee")
 
 
@@ -168,13 +173,15 @@ def _attendance_recorded(tx: Tx, nid: int, e: Any) -> None:
     attendance = enum_value(e.status)
     amount, code, currency = _cached_price(tx, group, starts_at, kind, attendance, cancelled)
     tx.cache[("group lines", group)] = tx.cache[("session lines", sid)] = True
+    s = tx.sealer
     tx.execute(
-        "INSERT INTO view_cost_lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (session_id,"
+        "INSERT INTO view_cost_lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (session_id,"
         " patient_id) DO UPDATE SET attendance_status=excluded.attendance_status,"
         " amount=excluded.amount, billing_code=excluded.billing_code",
         (
-            sid, e.patient_id, group, day, month, starts, kind, code,
+            sid, s.index(e.patient_id, "patient"), group, day, month, starts, kind, code,
             attendance, int(cancelled), d.money(amount), currency, tz,
+            s.seal(e.patient_id, "patient_id_sealed"),
         ),
     )  # fmt: skip
 
@@ -214,7 +221,8 @@ def projection() -> Projection:
         "costs",
         DDL,
         TABLES,
-        {
+        sealed=SEALED,
+        handlers={
             ev(TherapyGroup, "Created"): _group_created,
             ev(TherapyGroup, "FeesChanged"): _fees_changed,
             ev(TherapySession, "AttendanceRecorded"): _attendance_recorded,
@@ -273,7 +281,7 @@ class Statement:
 
 
 LINE_COLUMNS = (
-    "session_id, patient_id, group_id, session_date, starts_at, kind, billing_code,"
+    "session_id, patient_id_sealed, group_id, session_date, starts_at, kind, billing_code,"
     " attendance_status, session_cancelled, amount, currency, timezone"
 )
 
@@ -312,15 +320,16 @@ class CostsView:
         patient_id: str | None = None,
     ) -> list[ChargeLine]:
         d = self.db.dialect
-        where, params = _filters(from_date, to_date, group_id, patient_id, d)
+        where, params = _filters(from_date, to_date, group_id, self._key(patient_id), d)
         with self.db.read() as tx:
             rows = tx.all(
                 f"SELECT {LINE_COLUMNS} FROM view_cost_lines WHERE {where}"
-                " ORDER BY starts_at, session_id, patient_id",
+                " ORDER BY starts_at, session_id",
                 params,
             )
         result = []
         for r in rows:
+            r = self.db.sealer.open_row(r, {1: "patient_id_sealed"})
             starts = d.to_instant(r[4])
             assert starts is not None
             amount = d.to_money(r[9]).quantize(minor_unit(r[10]))
@@ -331,7 +340,13 @@ class CostsView:
                     bool(r[8]), amount, r[10],
                 )
             )  # fmt: skip
+        # Patients in order within a session: their ids are sealed, so ordered here, not in SQL.
+        result.sort(key=lambda line: (line.starts_at, str(line.session_id), line.patient_id))
         return result
+
+    def _key(self, patient_id: str | None) -> str | None:
+        """What ``view_cost_lines.patient_id`` holds for the patient: their blind index."""
+        return None if patient_id is None else self.db.sealer.index(patient_id, "patient")
 
     def _totals(self, keys: str, where: str, params: list[Any]) -> list[Totals]:
         raise NotImplementedError
@@ -344,7 +359,9 @@ class CostsView:
         group_id: UUID | str | None,
         patient_id: str | None = None,
     ) -> list[Totals]:
-        where, params = _filters(from_date, to_date, group_id, patient_id, self.db.dialect)
+        where, params = _filters(
+            from_date, to_date, group_id, self._key(patient_id), self.db.dialect
+        )
         return self._totals(keys, where, params)
 
     def session_totals(
@@ -394,7 +411,8 @@ class CostsView:
         """The patient's lines in all their groups, sessions from ``from_date`` to
         ``to_date`` inclusive (local session dates), with totals per currency."""
         lines = self.lines(from_date, to_date, patient_id=patient_id)
-        totals = self._query_totals("patient_id", from_date, to_date, None, patient_id)
+        found = self._query_totals("patient_id", from_date, to_date, None, patient_id)
+        totals = [replace(t, key=(patient_id,)) for t in found]  # the id, not its blind index
         return Statement(
             patient_id, from_date, to_date, lines, sorted(totals, key=lambda t: t.currency)
         )

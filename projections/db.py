@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from projections.sealing import IDENTITY, Sealer
 from projections.staging import PipelineSwitch, Staging
 from projections.store import StoreSettings
 from projections.writes import BulkSender, WriteBuffer
@@ -96,9 +97,16 @@ class Tx:
     read that could see them, and at commit: see :mod:`projections.writes`.
     """
 
-    def __init__(self, conn: Any, dialect: Dialect, pipeline: PipelineSwitch | None = None) -> None:
+    def __init__(
+        self,
+        conn: Any,
+        dialect: Dialect,
+        pipeline: PipelineSwitch | None = None,
+        sealer: Sealer = IDENTITY,
+    ) -> None:
         self.conn = conn
         self.dialect = dialect
+        self.sealer = sealer  # PHI columns and looked-up ids go through it (CIPHER_KEY)
         self.cursor = conn.cursor()
         # Facts looked up again and again within one batch (sessions, fee periods). Safe
         # because the batch holds the writer lock: nobody else changes the views meanwhile.
@@ -148,6 +156,7 @@ class ViewDatabase:
     def __init__(self, settings: StoreSettings) -> None:
         self.settings = settings
         self.dialect: Dialect = PostgresDialect() if settings.engine == "postgres" else Dialect()
+        self.sealer = Sealer(settings.cipher_key)
         self._local = threading.local()
         self._all: list[Any] = []
         self._lock = threading.RLock()
@@ -205,11 +214,11 @@ class ViewDatabase:
             if self.is_postgres:
                 with conn.transaction():
                     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    yield Tx(conn, self.dialect)
+                    yield Tx(conn, self.dialect, sealer=self.sealer)
             else:
                 conn.execute("BEGIN")
                 try:
-                    yield Tx(conn, self.dialect)
+                    yield Tx(conn, self.dialect, sealer=self.sealer)
                 finally:
                     conn.execute("COMMIT")
 
@@ -227,13 +236,13 @@ class ViewDatabase:
                 # for each round trip; a read in between syncs the pipeline first. A COPY
                 # of a large run steps out of the pipeline and back in (projections.staging).
                 with conn.transaction(), PipelineSwitch(conn) as pipeline:
-                    tx = Tx(conn, self.dialect, pipeline)
+                    tx = Tx(conn, self.dialect, pipeline, self.sealer)
                     yield tx
                     tx.flush()
             else:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    tx = Tx(conn, self.dialect)
+                    tx = Tx(conn, self.dialect, sealer=self.sealer)
                     yield tx
                     tx.flush()
                 except BaseException:

@@ -2,6 +2,11 @@
 
 Lists page by keyset: each item carries a ``cursor`` (its notification position, which is
 creation order); pass it back as ``after`` for the next page.
+
+With ``CIPHER_KEY`` the group's name and modality, the patient's name and problem area and
+the display copy of the patient id are sealed; ``view_enrollments.patient_id`` and
+``view_group_facilitators.therapist_id`` hold blind indexes, which lookups use
+(:mod:`projections.sealing`).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ DDL = [
     """CREATE TABLE IF NOT EXISTS view_enrollments (
         enrollment_id TEXT PRIMARY KEY, group_id TEXT NOT NULL, patient_id TEXT NOT NULL,
         patient_name TEXT NOT NULL, status TEXT NOT NULL, enrolled_at {instant},
-        ended_at {instant}, primary_area TEXT, seq {bigint} NOT NULL)""",
+        ended_at {instant}, primary_area TEXT, seq {bigint} NOT NULL,
+        patient_id_sealed TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS view_enrollments_group ON view_enrollments (group_id, seq)",
     "CREATE INDEX IF NOT EXISTS view_enrollments_patient ON view_enrollments (patient_id)",
     """CREATE TABLE IF NOT EXISTS view_group_facilitators (
@@ -36,26 +42,34 @@ DDL = [
         PRIMARY KEY (therapist_id, group_id))""",
 ]
 TABLES = ["view_groups", "view_enrollments", "view_group_facilitators"]
+SEALED = {
+    "view_groups": ("name", "modality"),
+    "view_enrollments": ("patient_name", "primary_area", "patient_id_sealed"),
+}
 
 
 def _group_created(tx: Tx, nid: int, e: Any) -> None:
+    seal = tx.sealer.seal
     tx.execute(
         "INSERT INTO view_groups VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
-            str(e.originator_id), e.name, enum_value(e.modality), enum_value(e.format),
+            str(e.originator_id), seal(e.name, "name"),
+            seal(enum_value(e.modality), "modality"), enum_value(e.format),
             "planned", e.timezone, e.fees["currency"], e.max_size, e.min_size, e.guest_limit,
             0, 0, 0, tx.dialect.instant(timestamp(e)), nid,
         ),
     )  # fmt: skip
     tx.executemany(
         "INSERT INTO view_group_facilitators VALUES (?,?)",
-        [(t, str(e.originator_id)) for t in e.facilitator_ids],
+        [(tx.sealer.index(t, "therapist"), str(e.originator_id)) for t in e.facilitator_ids],
     )
 
 
 def _set(column: str, value: Any) -> Any:
     def handle(tx: Tx, nid: int, e: Any) -> None:
         new = value(e) if callable(value) else value
+        if column in SEALED["view_groups"]:
+            new = tx.sealer.seal(new, column)
         tx.execute(
             f"UPDATE view_groups SET {column}=? WHERE group_id=?", (new, str(e.originator_id))
         )
@@ -88,12 +102,13 @@ def _recount(tx: Tx, group_id: str) -> None:
 
 
 def _enrollment_created(tx: Tx, nid: int, e: Any) -> None:
-    d = tx.dialect
+    d, s = tx.dialect, tx.sealer
     tx.execute(
-        "INSERT INTO view_enrollments VALUES (?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO view_enrollments VALUES (?,?,?,?,?,?,?,?,?,?)",
         (
-            str(e.originator_id), str(e.group_id), e.patient_id, e.patient_name,
-            enum_value(e.status), d.instant(e.enrolled_at), None, None, nid,
+            str(e.originator_id), str(e.group_id), s.index(e.patient_id, "patient"),
+            s.seal(e.patient_name, "patient_name"), enum_value(e.status),
+            d.instant(e.enrolled_at), None, None, nid, s.seal(e.patient_id, "patient_id_sealed"),
         ),
     )  # fmt: skip
     _recount(tx, str(e.group_id))
@@ -131,7 +146,7 @@ def _rejoined(tx: Tx, nid: int, e: Any) -> None:
 def _intake(tx: Tx, nid: int, e: Any) -> None:
     tx.execute(
         "UPDATE view_enrollments SET primary_area=? WHERE enrollment_id=?",
-        (enum_value(e.primary_area), str(e.originator_id)),
+        (tx.sealer.seal(enum_value(e.primary_area), "primary_area"), str(e.originator_id)),
     )
 
 
@@ -141,7 +156,8 @@ def projection() -> Projection:
         "directory",
         DDL,
         TABLES,
-        {
+        sealed=SEALED,
+        handlers={
             ev(TherapyGroup, "Created"): _group_created,
             ev(TherapyGroup, "StatusChanged"): _set("status", lambda e: enum_value(e.status)),
             ev(TherapyGroup, "Cancelled"): _set("status", "cancelled"),
@@ -192,11 +208,15 @@ class EnrollmentSummary:
 
 
 ENROLLMENT_SQL = (
-    "SELECT e.enrollment_id, e.group_id, e.patient_id, e.patient_name, e.status, e.enrolled_at,"
-    " e.ended_at, e.primary_area, CASE WHEN e.status = 'waitlisted' THEN (SELECT COUNT(*)"
-    " FROM view_enrollments w WHERE w.group_id = e.group_id AND w.status = 'waitlisted'"
-    " AND w.seq <= e.seq) END, e.seq FROM view_enrollments e"
+    "SELECT e.enrollment_id, e.group_id, e.patient_id_sealed, e.patient_name, e.status,"
+    " e.enrolled_at, e.ended_at, e.primary_area, CASE WHEN e.status = 'waitlisted' THEN"
+    " (SELECT COUNT(*) FROM view_enrollments w WHERE w.group_id = e.group_id"
+    " AND w.status = 'waitlisted' AND w.seq <= e.seq) END, e.seq FROM view_enrollments e"
 )
+
+# Positions of sealed values in the rows the queries read (view_groups is read with *).
+GROUP_SEALED = {1: "name", 2: "modality"}
+ENROLLMENT_SEALED = {2: "patient_id_sealed", 3: "patient_name", 7: "primary_area"}
 
 
 class DirectoryView:
@@ -204,6 +224,7 @@ class DirectoryView:
         self.db = db
 
     def _group(self, row: tuple[Any, ...]) -> GroupSummary:
+        row = self.db.sealer.open_row(row, GROUP_SEALED)
         created = self.db.dialect.to_instant(row[13])
         assert created is not None
         return GroupSummary(
@@ -229,6 +250,7 @@ class DirectoryView:
         return None if row is None else self._group(row)
 
     def _enrollment(self, row: tuple[Any, ...]) -> EnrollmentSummary:
+        row = self.db.sealer.open_row(row, ENROLLMENT_SEALED)
         d = self.db.dialect
         return EnrollmentSummary(
             UUID(row[0]), UUID(row[1]), row[2], row[3], row[4], d.to_instant(row[5]),
@@ -260,7 +282,8 @@ class DirectoryView:
         """Whether the patient was ever enrolled or waitlisted in any group."""
         with self.db.read() as tx:
             row = tx.one(
-                "SELECT 1 FROM view_enrollments WHERE patient_id = ? LIMIT 1", (patient_id,)
+                "SELECT 1 FROM view_enrollments WHERE patient_id = ? LIMIT 1",
+                (self.db.sealer.index(patient_id, "patient"),),
             )
         return row is not None
 
@@ -269,11 +292,12 @@ class DirectoryView:
         with self.db.read() as tx:
             row = tx.one(
                 "SELECT 1 FROM view_group_facilitators WHERE therapist_id = ? LIMIT 1",
-                (therapist_id,),
+                (self.db.sealer.index(therapist_id, "therapist"),),
             )
         return row is not None
 
     def enrollments_for_patient(self, patient_id: str) -> list[EnrollmentSummary]:
+        key = self.db.sealer.index(patient_id, "patient")
         with self.db.read() as tx:
-            rows = tx.all(ENROLLMENT_SQL + " WHERE e.patient_id = ? ORDER BY e.seq", (patient_id,))
+            rows = tx.all(ENROLLMENT_SQL + " WHERE e.patient_id = ? ORDER BY e.seq", (key,))
         return [self._enrollment(r) for r in rows]

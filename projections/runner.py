@@ -100,8 +100,10 @@ class Projector:
                 self.handlers.setdefault(cls, []).append(handler)
         self.topics = sorted(get_topic(cls) for cls in self.handlers)
         self.tables = [t for p in self.projections for t in p.tables]
+        self.sealed = {t: c for p in self.projections for t, c in p.sealed.items()}
         self.ddl = [self.db.dialect.ddl(s) for p in self.projections for s in p.ddl]
-        definition = "\n".join([self.db.dialect.VERSION, *self.ddl])
+        # Views sealed under another CIPHER_KEY (or none) cannot be read: start them over.
+        definition = "\n".join([self.db.dialect.VERSION, *self.ddl, self.db.sealer.key_check])
         self.fingerprint = hashlib.sha256(definition.encode()).hexdigest()[:16]
         self.ensure_tables()
         self.calendars = calendars.CalendarView(self.db)
@@ -288,11 +290,19 @@ class Projector:
     # --- inspection ---------------------------------------------------------------------------
 
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Every view row, sorted: what 'two ways of building the views agree' compares."""
+        """Every view row, sorted: what 'two ways of building the views agree' compares.
+
+        Sealed values are opened (each sealing draws a fresh nonce, so two builds of the
+        same view hold different ciphertexts of the same values)."""
+        found = {}
         with self.db.read() as tx:
-            return {
-                table: sorted(tx.all(f"SELECT * FROM {table}"), key=repr) for table in self.tables
-            }
+            for table in self.tables:
+                rows = tx.all(f"SELECT * FROM {table}")
+                names = [c[0] for c in tx.cursor.description or ()]
+                sealed = {i: n for i, n in enumerate(names) if n in self.sealed.get(table, ())}
+                opened = [self.db.sealer.open_row(r, sealed) for r in rows]
+                found[table] = sorted(opened, key=repr)
+        return found
 
     def close(self) -> None:
         if self._reader is not None:

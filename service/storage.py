@@ -4,6 +4,10 @@
 They live in the same database as the events (SQLite file or PostgreSQL schema), so a
 key created by the CLI is seen by every server process, and an idempotent reply
 survives restarts. Keys are stored only as their SHA-256.
+
+With ``CIPHER_KEY`` an idempotency record's reply body is sealed (AES-GCM, it can hold
+names and emails) and its request fingerprint is keyed (a blind index of the SHA-256), so
+the file does not let anyone confirm a guessed request (:mod:`projections.sealing`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from projections.sealing import Sealer
 from projections.store import StoreSettings
 
 KEY_PREFIX = "ck_"
@@ -192,6 +197,7 @@ def _is_unique_violation(error: Exception) -> bool:
 class ServiceStorage:
     def __init__(self, settings: StoreSettings) -> None:
         self._db = _Database(settings)
+        self._sealer = Sealer(settings.cipher_key)
         self._migrate()
         from service.staff import StaffAccounts  # it builds on this module's SQL layer
 
@@ -300,6 +306,7 @@ class ServiceStorage:
     ) -> Claimed | Replay | Mismatch | InFlight:
         """Claim ``key`` for this request, or say why not (replay, mismatch, in flight)."""
         now = time.time()
+        fingerprint = self._sealer.index(fingerprint, "request")
         for _ in range(3):
             try:
                 with self._db.connect() as conn:
@@ -323,7 +330,8 @@ class ServiceStorage:
                 if row[0] != fingerprint:
                     return Mismatch()
                 if row[2] is not None:
-                    return Replay(StoredReply(int(row[2]), json.loads(row[3]), row[4]))
+                    body = self._sealer.open(row[4], "circles_idempotency.body")
+                    return Replay(StoredReply(int(row[2]), json.loads(row[3]), body or ""))
                 if now - float(row[1]) < CLAIM_TIMEOUT_SECONDS:
                     return InFlight()
                 # The first attempt died mid-way: take the claim over.
@@ -339,7 +347,13 @@ class ServiceStorage:
             conn.execute(
                 "UPDATE circles_idempotency SET status = ?, headers = ?, body = ? "
                 "WHERE actor = ? AND key = ?",
-                (reply.status, json.dumps(reply.headers), reply.body, actor, key),
+                (
+                    reply.status,
+                    json.dumps(reply.headers),
+                    self._sealer.seal(reply.body, "circles_idempotency.body"),
+                    actor,
+                    key,
+                ),
             )
 
     def release(self, actor: str, key: str) -> None:

@@ -5,6 +5,9 @@ skip, saying why; with ``CIRCLES_REQUIRE_POSTGRES=1`` (set by ``.ci/run``) that 
 failure instead. Tests that need another tool (libical, ical.js, a browser) use
 :func:`skip_or_fail` the same way: ``CIRCLES_REQUIRE_ALL=1`` (also set by ``.ci/run``) turns
 every such skip, PostgreSQL's included, into a failure.
+
+``CIRCLES_TEST_CIPHER_KEY=<key>`` runs every store fixture with that ``CIPHER_KEY``: events,
+views and service tables sealed (e.g. the key from ``AESCipher.create_key(32)``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from domain.application import Circles
 from projections.store import StoreSettings
 
 PG_URL = os.environ.get("CIRCLES_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+CIPHER_KEY = os.environ.get("CIRCLES_TEST_CIPHER_KEY") or None
 REQUIRE_ALL = "CIRCLES_REQUIRE_ALL"
 
 
@@ -66,6 +70,7 @@ def pg_schema() -> Iterator[StoreSettings]:
             pg_password=base.pg_password,
             pg_dbname=base.pg_dbname,
             pg_schema=schema,
+            cipher_key=CIPHER_KEY,
         )
     finally:
         with psycopg.connect(base.pg_conninfo, autocommit=True) as conn:
@@ -75,9 +80,11 @@ def pg_schema() -> Iterator[StoreSettings]:
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreSettings:
     if request.param == "memory":
-        return StoreSettings("memory")
+        return StoreSettings("memory", cipher_key=CIPHER_KEY)
     if request.param == "sqlite":
-        return StoreSettings("sqlite", sqlite_path=tmp_path / "circles.sqlite3")
+        return StoreSettings(
+            "sqlite", sqlite_path=tmp_path / "circles.sqlite3", cipher_key=CIPHER_KEY
+        )
     settings: StoreSettings = request.getfixturevalue("pg_schema")
     return settings
 
@@ -86,7 +93,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreSettings:
 def durable_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreSettings:
     """Only the stores that persist across processes and threads."""
     if request.param == "sqlite":
-        return StoreSettings("sqlite", sqlite_path=tmp_path / "circles.sqlite3")
+        return StoreSettings(
+            "sqlite", sqlite_path=tmp_path / "circles.sqlite3", cipher_key=CIPHER_KEY
+        )
     settings: StoreSettings = request.getfixturevalue("pg_schema")
     return settings
 
