@@ -126,7 +126,10 @@ class Projector:
             tx.execute(self.db.dialect.ddl(TRACKING_DDL))
             row = tx.one("SELECT note FROM view_tracking WHERE name=?", (SCHEMA,))
             if row is not None and row[0] != self.fingerprint:
-                log.warning("view definitions changed: views start over from the first event")
+                log.warning(
+                    "view definitions (or CIPHER_KEY) changed:"
+                    " views start over from the first event"
+                )
                 self._reset(tx, mark_rebuild=False)
                 return
             for statement in self.ddl:
