@@ -9,10 +9,12 @@ reschedule, a cancellation and a fee change per group), then in one run times
 * rebuild: ``projections.rebuild.rebuild`` — every view dropped and rebuilt from event 1.
 
 and prints the ratio of rates (bar: >= 0.3). Peak RSS of a rebuild is measured in a fresh
-subprocess at 50k and 200k events (bar: flat in N).
+subprocess at 50k and 200k events (bar: flat in N). With ``CIPHER_KEY`` in the environment
+the events are encrypted (both sides decrypt) and the views sealed (SPEC §6).
 
     .venv/bin/python -m bench.b2_rebuild [--events 200000] [--small 50000]
                                          [--engine sqlite|postgres] [--repeat 2]
+    CIPHER_KEY=… .venv/bin/python -m bench.b2_rebuild …   # encrypted events, sealed views
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ FEES = FeeSchedule.parse(
 )  # fmt: skip
 STATUSES = list(AttendanceStatus)
 PG_URL = os.environ.get("CIRCLES_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+CIPHER_KEY = os.environ.get("CIPHER_KEY") or None
 
 
 def _group_events(n: int) -> list[Any]:
@@ -150,7 +153,7 @@ def peak_rss_of_rebuild(settings_url: str) -> int:
         "from domain.application import Circles\n"
         "from projections.rebuild import rebuild\n"
         "from projections.store import StoreSettings\n"
-        f"s = StoreSettings.from_url({settings_url!r})\n"
+        f"s = StoreSettings.from_url({settings_url!r}, {CIPHER_KEY!r})\n"
         "app = Circles(env=s.eventsourcing_env())\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "rebuild(app, s, restart=True)\n"
@@ -166,7 +169,7 @@ def peak_rss_of_rebuild(settings_url: str) -> int:
 def store(engine: str, workdir: Path, label: str) -> tuple[StoreSettings, str]:
     if engine == "sqlite":
         path = workdir / f"b2-{label}.sqlite3"
-        return StoreSettings("sqlite", sqlite_path=path), f"sqlite://{path}"
+        return StoreSettings("sqlite", sqlite_path=path, cipher_key=CIPHER_KEY), f"sqlite://{path}"
     import psycopg
 
     base = StoreSettings.from_url(PG_URL)
@@ -174,7 +177,7 @@ def store(engine: str, workdir: Path, label: str) -> tuple[StoreSettings, str]:
     with psycopg.connect(base.pg_conninfo, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"
-    return StoreSettings.from_url(url), url
+    return StoreSettings.from_url(url, CIPHER_KEY), url
 
 
 def drop(settings: StoreSettings) -> None:
@@ -199,7 +202,9 @@ def main() -> None:
             made.append(big)
             t0 = time.perf_counter()
             n = generate(big, args.events)
-            print(f"generated {n:,} events in {time.perf_counter() - t0:.1f}s ({args.engine})")
+            took = time.perf_counter() - t0
+            sealed = "CIPHER_KEY set: encrypted events, sealed views" if CIPHER_KEY else "no key"
+            print(f"generated {n:,} events in {took:.1f}s ({args.engine}, {sealed})")
             app = Circles(env=big.eventsourcing_env())
             raw_times, rebuild_times = [], []
             for _ in range(args.repeat):  # alternate, so both see the same cache state
