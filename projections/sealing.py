@@ -27,12 +27,10 @@ import hashlib
 import hmac
 import os
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PREFIX = "s1:"
 NONCE_BYTES = 12
@@ -45,6 +43,9 @@ class SealError(ValueError):
 
 
 def _derive(secret: bytes, label: bytes) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=_SALT, info=label).derive(secret)
 
 
@@ -57,6 +58,11 @@ class Sealer:
         self._index_key = b""
         self.key_check = ""
         if cipher_key:
+            # Imported only with a key: the demo does not load OpenSSL's bindings (~7 MiB).
+            from cryptography.exceptions import InvalidTag
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            self._invalid_tag: type[Exception] = InvalidTag
             secret = cipher_key.encode()
             self._aead = AESGCM(_derive(secret, b"circles view seal"))
             self._index_key = _derive(secret, b"circles blind index")
@@ -83,7 +89,7 @@ class Sealer:
         try:
             raw = base64.urlsafe_b64decode(stored[len(PREFIX) :])
             plain = self._aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], column.encode())
-        except (InvalidTag, ValueError) as error:
+        except (self._invalid_tag, ValueError) as error:
             raise SealError(f"{column}: does not open under this CIPHER_KEY") from error
         return plain.decode()
 
