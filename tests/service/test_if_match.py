@@ -189,6 +189,10 @@ def test_the_table_covers_every_write_to_an_existing_aggregate(
             path = path.replace(short, param)
         covered.add((method, path))
     for rule in api.app.url_map.iter_rules():
+        if rule.endpoint.startswith("web_"):
+            # A page's form runs a JSON route's own handler through ``invoke``: the table of
+            # JSON routes covers the rule; tests/web covers what each form sends as its version.
+            continue
         spec = spec_of(api.app.view_functions[rule.endpoint])
         for method in sorted((rule.methods or set()) - {"GET", "HEAD", "OPTIONS"}):
             route = (method, rule.rule)
