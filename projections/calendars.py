@@ -426,6 +426,31 @@ class CalendarView:
     ) -> list[CalendarEntry]:
         return self._sessions("WHERE s.room_id = ?", [room_id], since, until, after, limit)
 
+    def sessions_between(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[CalendarEntry]:
+        """Every group's sessions (cancelled ones too) starting in [since, until)."""
+        return self._sessions("WHERE 1 = 1", [], since, until, after, limit)
+
+    def invitations_with_status(self, statuses: list[str]) -> list[InvitationEntry]:
+        """Invitations now in one of ``statuses``, by their session's start."""
+        if not statuses:
+            return []
+        marks = ",".join("?" for _ in statuses)
+        with self.db.read() as tx:
+            rows = tx.all(
+                f"SELECT invitation_id FROM view_invitations WHERE status IN ({marks})",
+                list(statuses),
+            )
+        found = [self.session_for_invitation(row[0]) for row in rows]
+        return sorted(
+            (f for f in found if f is not None), key=lambda f: (f.session.starts_at, f.invitee_name)
+        )
+
     def session_for_invitation(self, invitation_id: UUID | str) -> InvitationEntry | None:
         d = self.db.dialect
         with self.db.read() as tx:

@@ -233,14 +233,29 @@ class DirectoryView:
         )  # fmt: skip
 
     def groups(
-        self, after: str | None = None, limit: int = 50, status: str | None = None
+        self,
+        after: str | None = None,
+        limit: int = 50,
+        status: str | None = None,
+        modality: str | None = None,
+        therapist_id: str | None = None,
     ) -> list[GroupSummary]:
-        sql = "SELECT * FROM view_groups WHERE seq > ?"
+        """Groups in creation order, optionally of one status, modality or facilitator."""
+        sql = "SELECT g.* FROM view_groups g WHERE g.seq > ?"
         args: list[Any] = [int(after or 0)]
         if status is not None:
-            sql += " AND status = ?"
+            sql += " AND g.status = ?"
             args.append(status)
-        sql += f" ORDER BY seq LIMIT {int(limit)}"
+        if modality is not None:
+            sql += " AND g.modality = ?"
+            args.append(modality)
+        if therapist_id is not None:
+            sql += (
+                " AND EXISTS (SELECT 1 FROM view_group_facilitators f"
+                " WHERE f.group_id = g.group_id AND f.therapist_id = ?)"
+            )
+            args.append(therapist_id)
+        sql += f" ORDER BY g.seq LIMIT {int(limit)}"
         with self.db.read() as tx:
             return [self._group(r) for r in tx.all(sql, args)]
 

@@ -60,7 +60,7 @@ def create_group(call: Call) -> Reply:
 
 @bp.get("/groups")
 @endpoint(
-    summary="List groups",
+    summary="List groups, optionally by status, modality or facilitator",
     description="A therapist key lists only the groups that therapist facilitates.",
     tag=TAG,
     roles=STAFF,
@@ -70,6 +70,7 @@ def create_group(call: Call) -> Reply:
 def list_groups(call: Call) -> dict[str, Any]:
     directory = services().require_reads().fresh().directory
     status = call.query.get("status")
+    modality = call.query.get("modality")
     limit = call.query["limit"]
     after = decode_cursor(call.query.get("cursor"))
     if after is not None and not after.isdigit():
@@ -77,7 +78,13 @@ def list_groups(call: Call) -> dict[str, Any]:
     rows: list[Any] = []
     more = False
     while True:
-        batch = directory.groups(after, limit + 1, None if status is None else status.value)
+        batch = directory.groups(
+            after,
+            limit + 1,
+            None if status is None else status.value,
+            modality=None if modality is None else modality.value,
+            therapist_id=call.query.get("therapist_id"),
+        )
         for row in batch:
             if len(rows) == limit:
                 more = True

@@ -63,6 +63,20 @@ def therapist_sessions(call: Call, therapist_id: str) -> dict[str, Any]:
     return _calendar_page(call, _views().calendars.sessions_for_therapist, therapist_id)
 
 
+@bp.get("/sessions")
+@endpoint(
+    summary="Every group's sessions (cancelled ones too), by start time",
+    description="For a coordinator's week across groups; bound it with start and end.",
+    tag="calendars",
+    roles=[COORDINATOR, BILLING],
+    query=vs.CalendarQuery(),
+    response=vs.CalendarPage(),
+)
+def all_sessions(call: Call) -> dict[str, Any]:
+    calendars = _views().calendars
+    return _calendar_page(call, lambda _all, **kw: calendars.sessions_between(**kw), "")
+
+
 @bp.get("/rooms/<room_id>/sessions")
 @endpoint(
     summary="The sessions held in a room, by start time",

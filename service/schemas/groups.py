@@ -188,6 +188,8 @@ class GroupSummary(Out):
 
 class GroupListQuery(PageQuery):
     status = fields.Enum(GroupStatus, by_value=True)
+    modality = fields.Enum(Modality, by_value=True)
+    therapist_id = Id(metadata={"description": "Only groups this therapist facilitates"})
 
 
 GroupPage = page_of(GroupSummary, "GroupPage")

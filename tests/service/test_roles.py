@@ -50,6 +50,7 @@ TABLE: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/invitations/{invitation}/revoke", {C}),
     ("GET", "/therapists/t-ana/sessions", STAFF),
     ("GET", "/rooms/room-1/sessions", STAFF),
+    ("GET", "/sessions", {C, B}),
     ("GET", "/reports/attendance?group_id={group}", {C, T}),
     ("GET", "/patients/p-1/attendance", {C, T}),
     ("GET", "/reports/costs", {B, C}),
