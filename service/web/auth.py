@@ -179,6 +179,10 @@ def sign_out() -> BaseResponse:
 @bp.get("/home")
 @page()
 def home() -> BaseResponse:
+    if current_user().role == "coordinator":
+        from service.web.coordinator import week_page
+
+        return week_page()  # a coordinator's home is this week across groups
     return render("web/home.html")
 
 

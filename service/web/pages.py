@@ -47,7 +47,7 @@ CSRF_FIELD = "csrf_token"
 # Each role's pages, in nav order: (endpoint, label).
 NAV: dict[str, list[tuple[str, str]]] = {
     "therapist": [("web_therapist.week", "My sessions")],
-    "coordinator": [("web_auth.home", "Home")],
+    "coordinator": [("web_coord.week", "This week"), ("web_coord.groups", "Groups")],
     "billing": [("web_auth.home", "Home")],
     "admin": [("web_admin.staff", "Staff accounts")],
 }

@@ -27,7 +27,7 @@ def test_sign_in_lands_on_the_home_page_with_a_safe_cookie(site: Site) -> None:
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # the test app; see the next test for a real one
     home = browser.text("/home")
-    assert "Welcome, Dana Reyes" in home and "coordinator" in home
+    assert "<h1>This week</h1>" in home and "Dana Reyes" in home and "(coordinator)" in home
     r = browser.get("/")  # signed in: the sign-in page sends you home
     assert r.status_code == 302 and r.headers["Location"] == "/home"
     headers = browser.get("/home").headers

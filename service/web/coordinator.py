@@ -1,0 +1,365 @@
+"""A coordinator's pages: this week across groups, the group list, and one group's page.
+
+Every read and every change goes through a JSON route's handler (``invoke``): the week is
+``GET /sessions``, the list ``GET /groups``, the group page ``GET /groups/{id}`` with its
+``/enrollments``, ``/sessions`` and ``/history``, and the lifecycle buttons
+``POST /groups/{id}/open|start|complete|cancel``. What needs attention is read from the same
+views (directory, attendance report, invitations) with no rule of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, redirect, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from domain.values import GroupStatus, Modality
+from service.context import services
+from service.endpoint import COORDINATOR, invoke
+from service.routes import groups as group_routes
+from service.routes import views as view_routes
+from service.web.pages import (
+    REFUSALS,
+    FormProblem,
+    PageRefusal,
+    accounts,
+    current_user,
+    notice,
+    now,
+    page,
+    problem_of,
+    render,
+)
+
+bp = Blueprint("web_coord", __name__, template_folder="templates")
+
+MODALITY_LABELS = {
+    Modality.IPT.value: "Interpersonal psychotherapy (IPT)",
+    Modality.MIT.value: "Metacognitive interpersonal therapy (MIT)",
+    Modality.DIT.value: "Dynamic interpersonal therapy (DIT)",
+    Modality.MAINTENANCE.value: "Maintenance",
+}
+STATUS_LABELS = {s.value: s.value.capitalize() for s in GroupStatus}
+FORMAT_LABELS = {"in_person": "In person", "online": "Online", "hybrid": "Hybrid"}
+WAITING_LABELS = {"seat": "a seat in this group", "next_group": "the next group"}
+# The lifecycle buttons: action -> (label, what the notice says, statuses it is offered in).
+ACTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "open": ("Open for enrollment", "opened for enrollment", ("planned",)),
+    "start": ("Start the course", "started", ("open",)),
+    "complete": ("Complete the course", "completed", ("running",)),
+    "cancel": ("Cancel the group", "cancelled", ("planned", "open", "running")),
+}
+PAGE_SIZE = 25
+
+
+def _when(start: datetime, end: datetime) -> str:
+    return f"{start:%H:%M}–{end:%H:%M} {start.tzname()}"
+
+
+def _therapists() -> dict[str, str]:
+    """Therapist id -> the name of the staff account that holds it (where one does)."""
+    return {u.therapist_id: u.name for u in accounts().all() if u.therapist_id}
+
+
+def _who(ids: Any, names: dict[str, str]) -> str:
+    return ", ".join(f"{names[t]} ({t})" if t in names else t for t in ids) or "—"
+
+
+def _words(name: str) -> str:
+    """``TherapyGroup.PatientAdmitted`` -> ``Patient admitted``."""
+    last = name.split(".")[-1]
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", last).lower()
+    return spaced[:1].upper() + spaced[1:]
+
+
+def _details(data: dict[str, Any]) -> str:
+    """An event's data in one line: each field and its value, nested ones one level down."""
+    parts = []
+    for key, value in data.items():
+        if key == "reason" or value in (None, [], {}, ""):
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items() if not isinstance(v, dict))
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        parts.append(f"{key.replace('_', ' ')}: {value}")
+    return "; ".join(parts)
+
+
+def _refused(error: Exception) -> PageRefusal:
+    found = problem_of(error)
+    return PageRefusal(found.status, found.title, found.detail)
+
+
+def _everything(view: Callable[..., Any], query: dict[str, Any], **path: Any) -> list[Any]:
+    """All pages of a paged JSON route, followed by cursor."""
+    items: list[Any] = []
+    cursor = None
+    while True:
+        found = invoke(
+            view, current_user(), query={**query, "limit": 200, "cursor": cursor}, **path
+        )
+        items.extend(found["items"])
+        cursor = found["next_cursor"]
+        if cursor is None:
+            return items
+
+
+# --- this week ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Attention:
+    below_minimum: list[Any] = field(default_factory=list)
+    waitlists: list[Any] = field(default_factory=list)
+    at_risk: list[dict[str, Any]] = field(default_factory=list)
+    invitations: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.below_minimum or self.waitlists or self.at_risk or self.invitations)
+
+
+def _attention(names: dict[str, str]) -> Attention:
+    found = Attention()
+    active = [
+        *_everything(group_routes.list_groups, {"status": "open"}),
+        *_everything(group_routes.list_groups, {"status": "running"}),
+    ]
+    views = services().require_reads().projector  # made fresh by the calls above
+    for group in active:
+        if group.enrolled_count < group.min_size:
+            found.below_minimum.append(group)
+        if group.waitlist_count:
+            found.waitlists.append(group)
+        report = invoke(
+            view_routes.attendance_report, current_user(), query={"group_id": str(group.group_id)}
+        )
+        risky = [p["patient_id"] for p in report["patients"] if p["at_risk"]]
+        if risky:
+            people = {
+                e.patient_id: e.patient_name
+                for e in views.directory.enrollments(group.group_id, limit=1000)
+            }
+            found.at_risk.extend(
+                {"group": group, "patient_id": p, "name": people.get(p, p)} for p in risky
+            )
+    waiting = views.calendars.invitations_with_status(["proposed", "approved"])
+    for invitation in waiting:
+        summary = views.directory.group(invitation.session.group_id)
+        found.invitations.append(
+            {
+                "invitation": invitation,
+                "group": summary,
+                "waiting": "a therapist's approval"
+                if invitation.status == "proposed"
+                else "the patient's written consent",
+                "when": f"{invitation.session.starts_at:%a %-d %b} "
+                + _when(invitation.session.starts_at, invitation.session.ends_at),
+            }
+        )
+    return found
+
+
+def week_page() -> BaseResponse:
+    """The coordinator's home: every group's sessions this week, and what needs attention."""
+    clinic = ZoneInfo(current_app.config["CLINIC_TIMEZONE"])
+    today = now().astimezone(clinic).date()
+    asked = request.args.get("week", "")
+    problem = None
+    try:
+        day = date.fromisoformat(asked) if asked else today
+    except ValueError:
+        problem = f"“{asked[:40]}” is not a date like {today.isoformat()}; showing this week."
+        day = today
+    monday = day - timedelta(days=day.weekday())
+    start = datetime.combine(monday, time(0), clinic)
+    end = datetime.combine(monday + timedelta(days=7), time(0), clinic)
+    entries = _everything(
+        view_routes.all_sessions, {"start": start.isoformat(), "end": end.isoformat()}
+    )
+    views = services().require_reads().projector  # made fresh by the call above
+    names = _therapists()
+    groups: dict[Any, Any] = {}
+    days: dict[date, list[dict[str, Any]]] = {}
+    moment = now()
+    for entry in entries:
+        if entry.group_id not in groups:
+            groups[entry.group_id] = views.directory.group(entry.group_id)
+        summary = groups[entry.group_id]
+        if entry.status == "cancelled":
+            status = "Cancelled"
+        elif entry.ends_at <= moment:
+            status = "Held"
+        elif entry.starts_at <= moment:
+            status = "In progress"
+        else:
+            status = "Scheduled"
+        days.setdefault(entry.starts_at.date(), []).append(
+            {
+                "entry": entry,
+                "group": summary,
+                "when": _when(entry.starts_at, entry.ends_at),
+                "place": entry.room_id or ("Online" if entry.video_url else "—"),
+                "therapists": _who(entry.facilitator_ids, names),
+                "status": status,
+            }
+        )
+    return render(
+        "web/coord_week.html",
+        days=sorted(days.items()),
+        monday=monday,
+        sunday=monday + timedelta(days=6),
+        previous=(monday - timedelta(days=7)).isoformat(),
+        following=(monday + timedelta(days=7)).isoformat(),
+        is_current=monday <= today < monday + timedelta(days=7),
+        problem=problem,
+        attention=_attention(names),
+        modalities=MODALITY_LABELS,
+        nav_current="web_coord.week",
+    )
+
+
+@bp.get("/web/week")
+@page(roles=(COORDINATOR,))
+def week() -> BaseResponse:
+    return week_page()
+
+
+# --- groups -------------------------------------------------------------------------------------
+
+
+@bp.get("/web/groups")
+@page(roles=(COORDINATOR,))
+def groups() -> BaseResponse:
+    user = current_user()
+    filters = {
+        name: request.args.get(name, "").strip() for name in ("status", "modality", "therapist_id")
+    }
+    cursor = request.args.get("cursor") or None
+    query: dict[str, Any] = {k: v for k, v in filters.items() if v}
+    problem: FormProblem | None = None
+    try:
+        found = invoke(
+            group_routes.list_groups, user, query={**query, "limit": PAGE_SIZE, "cursor": cursor}
+        )
+    except REFUSALS as error:
+        problem = problem_of(error)
+        found = {"items": [], "next_cursor": None}
+    names = _therapists()
+    return render(
+        "web/coord_groups.html",
+        status=problem.status if problem else 200,
+        groups=found["items"],
+        next_cursor=found["next_cursor"],
+        paged=cursor is not None,
+        filters=filters,
+        filtered=bool(query),
+        kept=query,
+        problem=problem,
+        statuses=STATUS_LABELS,
+        modalities=MODALITY_LABELS,
+        formats=FORMAT_LABELS,
+        therapists=sorted(names.items(), key=lambda t: t[1]),
+    )
+
+
+@bp.get("/web/groups/<group_id>")
+@page(roles=(COORDINATOR,))
+def group(group_id: str) -> BaseResponse:
+    return _group_page(group_id)
+
+
+def _group_page(
+    group_id: str,
+    problem: FormProblem | None = None,
+    action: str | None = None,
+    sent: dict[str, str] | None = None,
+) -> BaseResponse:
+    user = current_user()
+    try:
+        shown = invoke(group_routes.get_group, user, group_id=group_id).data
+        enrollments = _everything(group_routes.group_enrollments, {}, group_id=group_id)
+        sessions = _everything(group_routes.group_sessions, {}, group_id=group_id)
+        events = _everything(group_routes.group_history, {}, group_id=group_id)
+    except REFUSALS as error:
+        raise _refused(error) from None
+    names = _therapists()
+    enrolled = [e for e in enrollments if e["status"] == "enrolled"]
+    waitlist = sorted(
+        (e for e in enrollments if e["status"] == "waitlisted"),
+        key=lambda e: e["waitlist_position"] or 0,
+    )
+    ended = [e for e in enrollments if e["status"] not in ("enrolled", "waitlisted")]
+    status = shown.status.value
+    actions = [(a, label) for a, (label, _, offered) in ACTIONS.items() if status in offered]
+    moment = now()
+    zone = ZoneInfo(shown.timezone)
+    rows = [
+        {
+            "session": s,
+            "date": f"{s.starts_at:%a %-d %b %Y}",
+            "when": _when(s.starts_at, s.ends_at),
+            "status": "Cancelled"
+            if s.is_cancelled
+            else ("Held" if s.ends_at <= moment else "Scheduled"),
+        }
+        for s in sessions
+    ]
+    return render(
+        "web/coord_group.html",
+        status=problem.status if problem else 200,
+        group=shown,
+        facilitators=_who(shown.facilitator_ids, names),
+        enrolled=enrolled,
+        waitlist=waitlist,
+        ended=ended,
+        sessions=rows,
+        events=[
+            {
+                "what": _words(e["type"]),
+                "when": e["occurred_at"].astimezone(zone).strftime("%-d %b %Y %H:%M %Z"),
+                "actor": e["actor"] or "unknown",
+                "reason": e["data"].get("reason"),
+                "details": _details(e["data"]),
+            }
+            for e in reversed(events)
+        ],
+        actions=actions,
+        problem=problem,
+        failed_action=action,
+        sent=sent or {},
+        modalities=MODALITY_LABELS,
+        formats=FORMAT_LABELS,
+        statuses=STATUS_LABELS,
+        waiting_labels=WAITING_LABELS,
+    )
+
+
+@bp.post("/web/groups/<group_id>/<action>")
+@page(roles=(COORDINATOR,))
+def lifecycle(group_id: str, action: str) -> BaseResponse:
+    if action not in ACTIONS:
+        raise PageRefusal(404, "No such action", f"“{action[:40]}” is not something a group does.")
+    view = current_app.view_functions[f"groups.{action}_group"]
+    reason = request.form.get("reason", "")
+    body = {"reason": reason} if action == "cancel" else {}
+    version = request.form.get("version", "")
+    try:
+        invoke(
+            view,
+            current_user(),
+            body=body,
+            expected_version=int(version) if version.isdigit() else None,
+            group_id=group_id,
+        )
+    except REFUSALS as error:
+        return _group_page(group_id, problem_of(error), action, {"reason": reason})
+    notice(f"The group was {ACTIONS[action][1]}.")
+    return redirect(url_for("web_coord.group", group_id=group_id))

@@ -1,0 +1,201 @@
+"""A coordinator's pages: this week, the group list and a group's page — the JSON API's data
+and rules, shown in words."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from service.web import coordinator
+from tests.web.conftest import Browser, Site, csrf_of
+
+DANA = "dana@clinic.example"
+
+
+def _dana(site: Site) -> Browser:
+    """Dana signs in (after the clinic is set up: moving the clock ends idle sessions)."""
+    site.user(DANA, "coordinator", name="Dana Reyes")
+    site.user("ana@clinic.example", "therapist", "t-ana", name="Ana Silva")
+    return site.signed_in(DANA)
+
+
+def _busy_clinic(site: Site) -> dict[str, Any]:
+    """Tuesday IPT (2 of 8, below its minimum of 4, one patient absent twice, one invitation
+    proposed) and Thursday MIT (full at 2, one waiting)."""
+    api = site.api
+    site.clock.set(datetime(2027, 2, 1, 12, 0, tzinfo=UTC))
+    tuesday = api.group(name="Tuesday evening IPT")
+    t_sessions = api.plan(tuesday["id"], first_date="2027-03-02", count=12)
+    for pid in ("p-1", "p-2"):
+        api.enroll(tuesday["id"], pid, patient_name=f"Patient {pid}")
+    thursday = api.group(
+        name="Thursday MIT", modality="mit", facilitator_ids=["t-zed"], room_id="room-2",
+        max_size=2, min_size=2,
+    )  # fmt: skip
+    api.plan(thursday["id"], first_date="2027-03-04", start_time="10:00", count=12)
+    for pid in ("p-3", "p-4", "p-5"):
+        api.enroll(thursday["id"], pid, patient_name=f"Patient {pid}")
+    r = api.post(
+        f"/sessions/{t_sessions[2]['id']}/invitations",
+        json={"patient_id": "p-2", "invitee_name": "Sam Rivera", "relationship": "spouse"},
+    )
+    assert r.status_code == 201, r.get_json()
+    site.clock.set(datetime(2027, 3, 10, 12, 0, tzinfo=UTC))  # Wednesday of week 2
+    for s in t_sessions[:2]:
+        r = api.put(
+            f"/sessions/{s['id']}/attendance",
+            json={"records": [{"patient_id": "p-1", "status": "absent"},
+                              {"patient_id": "p-2", "status": "present"}]},
+        )  # fmt: skip
+        assert r.status_code == 200, r.get_json()
+    return {"tuesday": tuesday, "thursday": thursday, "t_sessions": t_sessions}
+
+
+def test_this_week_is_the_coordinators_home(site: Site) -> None:
+    made = _busy_clinic(site)
+    browser = _dana(site)
+    page = browser.text("/home")
+    assert "<h1>This week</h1>" in page
+    assert 'aria-current="page">This week' in page
+    assert "Tuesday 9 March" in page and "18:00–19:30 EST" in page
+    assert "Thursday 11 March" in page and "10:00–11:30 EST" in page
+    assert f'href="/web/groups/{made["tuesday"]["id"]}">Tuesday evening IPT</a>' in page
+    assert "room-1" in page and "Ana Silva (t-ana)" in page and "t-zed" in page
+    assert "2 of 8 taken" in page and "2 of 2 taken, 1 waiting" in page
+    assert "Held" in page and "Scheduled" in page
+    # What needs attention.
+    assert "Below the minimum size" in page and "2 enrolled, needs 4" in page
+    assert "Thursday MIT</a>: 1 waiting" in page
+    assert "Patients at risk" in page and "Patient p-1 (p-1)" in page
+    assert (
+        "Sam Rivera (spouse) for p-2" in page and "waiting for a therapist&#39;s approval" in page
+    )
+    # The same page at /web/week, and other weeks.
+    assert browser.text("/web/week").count("<h1>This week</h1>") == 1
+    later = browser.text("/web/week?week=2027-03-16")
+    assert "The week of 15 March" in later and "18:00–19:30 EDT" in later
+    assert "Tuesday 9 March" not in later
+    assert "is not a date" in browser.text("/web/week?week=soon")
+
+
+def test_the_week_is_only_for_coordinators(site: Site) -> None:
+    site.user("ana@clinic.example", "therapist", "t-ana")
+    ana = site.signed_in("ana@clinic.example")
+    r = ana.get("/web/week")
+    assert r.status_code == 403 and "for coordinator accounts" in r.get_data(as_text=True)
+    assert ana.get("/web/groups").status_code == 403
+    assert "Welcome" in ana.text("/home")  # a therapist's home is unchanged
+
+
+def test_group_list_filters_and_pages(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    made = _busy_clinic(site)
+    browser = _dana(site)
+    site.api.group(name="Planned DIT", modality="dit", opened=False, facilitator_ids=["t-ana"])
+    page = browser.text("/web/groups")
+    assert all(n in page for n in ("Tuesday evening IPT", "Thursday MIT", "Planned DIT"))
+    assert 'aria-current="page">Groups' in page
+    only_mit = browser.text("/web/groups?modality=mit")
+    assert "Thursday MIT" in only_mit and "Tuesday evening IPT" not in only_mit
+    planned = browser.text("/web/groups?status=planned")
+    assert "Planned DIT" in planned and "Thursday MIT" not in planned
+    ana = browser.text("/web/groups?therapist_id=t-ana")
+    assert "Tuesday evening IPT" in ana and "Planned DIT" in ana and "Thursday MIT" not in ana
+    both = browser.text("/web/groups?therapist_id=t-ana&status=open")
+    assert "Tuesday evening IPT" in both and "Planned DIT" not in both
+    assert "No group matches these filters." in browser.text("/web/groups?modality=maintenance")
+    assert f'/web/groups/{made["thursday"]["id"]}"' in page
+    # A refused filter, in words beside its field, the typed value kept.
+    r = browser.get("/web/groups?therapist_id=no%20spaces%21")
+    text = r.get_data(as_text=True)
+    assert r.status_code == 422 and 'id="therapist_id-error"' in text
+    assert 'value="no spaces!"' in text
+    # Paging: two at a time, the filters carried along.
+    monkeypatch.setattr(coordinator, "PAGE_SIZE", 2)
+    first = browser.text("/web/groups")
+    assert "Tuesday evening IPT" in first and "Planned DIT" not in first
+    following = re.search(r'href="(/web/groups\?cursor=[^"]+)">Next page', first)
+    assert following
+    second = browser.text(following.group(1).replace("&amp;", "&"))
+    assert "Planned DIT" in second and "Tuesday evening IPT" not in second
+    assert "First page" in second and "Next page" not in second
+
+
+def test_group_page_shows_settings_fees_roster_sessions_history(site: Site) -> None:
+    made = _busy_clinic(site)
+    browser = _dana(site)
+    gid = made["thursday"]["id"]
+    r = site.api.patch(
+        f"/groups/{gid}",
+        json={"fees": {"session_fee": "60.00", "maintenance_fee": "40.00", "no_show_fee": "30.00",
+                       "late_cancel_fee": "20.00"},
+              "fees_effective_from": "2027-04-01T00:00:00+00:00"},
+        headers={"If-Match": str(site.api.get(f"/groups/{gid}").get_json()["version"])},
+    )  # fmt: skip
+    assert r.status_code == 200, r.get_json()
+    page = browser.text(f"/web/groups/{gid}")
+    assert "<h1>Thursday MIT</h1>" in page
+    assert "Metacognitive interpersonal therapy (MIT)" in page and "room-2" in page
+    assert "America/New_York" in page and "2 to 2 patients" in page
+    assert "60.00 USD" in page and "1 Apr 2027" in page  # the fee history, both periods
+    assert "Patient p-3" in page and "Patient p-4" in page
+    assert "<strong>1.</strong> Patient p-5" in page and "waiting for a seat in this group" in page
+    assert "Thu 4 Mar 2027" in page and "10:00–11:30 EST" in page and "Thu 18 Mar 2027" in page
+    assert "10:00–11:30 EDT" in page and "regular" in page
+    history = site.api.get(f"/groups/{gid}/history").get_json()["items"]
+    assert page.count("<li>\n      <strong>") == len(history)  # every event, one line each
+    assert "<strong>Created</strong>" in page and "<strong>Fees changed</strong>" in page
+    assert "by test coordinator &lt;coordinator key" in page
+    assert "patient id: p-5" in page
+    assert "Start the course" in page and "Cancel the group" in page
+    assert "Open for enrollment" not in page
+
+
+def test_lifecycle_actions_and_their_refusals_in_words(site: Site) -> None:
+    made = _busy_clinic(site)
+    browser = _dana(site)
+    planned = site.api.group(name="Spring IPT", opened=False)
+    url = f"/web/groups/{planned['id']}"
+    r = browser.submit(url, f"{url}/open", version=str(planned["version"]))
+    assert r.status_code == 302 and r.headers["Location"] == url
+    page = browser.text(url)
+    assert "The group was opened for enrollment." in page and "Start the course" in page
+
+    # Start refused: below the minimum. The words the JSON client gets, at the top.
+    tuesday = made["tuesday"]["id"]
+    turl = f"/web/groups/{tuesday}"
+    version = site.api.get(f"/groups/{tuesday}").get_json()["version"]
+    r = browser.submit(turl, f"{turl}/start", version=str(version))
+    text = r.get_data(as_text=True)
+    assert r.status_code == 409 and 'role="alert"' in text
+    assert "needs at least 4 enrolled patients to start; it has 2" in text
+    assert site.api.get(f"/groups/{tuesday}").get_json()["status"] == "open"
+
+    # Cancel without a reason: refused beside the field; with one: done, by Dana.
+    r = browser.submit(turl, f"{turl}/cancel", version=str(version), reason="")
+    text = r.get_data(as_text=True)
+    assert r.status_code == 422 and 'id="cancel-reason-error"' in text
+    # A stale version (someone changed the group meanwhile): refused, what was typed kept.
+    r = browser.submit(turl, f"{turl}/cancel", version=str(version - 1), reason="Therapist away")
+    text = r.get_data(as_text=True)
+    assert r.status_code == 412 and 'value="Therapist away"' in text
+    r = browser.submit(turl, f"{turl}/cancel", version=str(version), reason="Therapist away")
+    assert r.status_code == 302
+    page = browser.text(turl)
+    assert "The group was cancelled." in page and "Reason: Therapist away" in page
+    assert "Dana Reyes &lt;coordinator dana@clinic.example&gt;" in page
+    shown = site.api.get(f"/groups/{tuesday}").get_json()
+    assert shown["status"] == "cancelled"
+    history = site.api.get(f"/groups/{tuesday}/history").get_json()["items"]
+    assert history[-1]["actor"] == "Dana Reyes <coordinator dana@clinic.example>"
+    assert "its course is over" in page
+
+    # A form without its CSRF token is refused and changes nothing.
+    r = browser.client.post(f"{url}/cancel", data={"reason": "x", "version": "1"})
+    assert r.status_code == 400
+    assert site.api.get(f"/groups/{planned['id']}").get_json()["status"] == "open"
+    assert browser.get(f"{url}/explode").status_code == 405
+    assert browser.get("/web/groups/not-a-group").status_code == 404
+    assert csrf_of(browser.get(url))
