@@ -87,7 +87,7 @@ def _details(data: dict[str, Any]) -> str:
         if isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in value.items() if not isinstance(v, dict))
         elif isinstance(value, list):
-            value = ", ".join(str(v) for v in value)
+            value = ", ".join(str(v) for v in value) if len(value) <= 3 else f"{len(value)} in all"
         parts.append(f"{key.replace('_', ' ')}: {value}")
     return "; ".join(parts)
 
@@ -281,6 +281,7 @@ def _group_page(
     problem: FormProblem | None = None,
     action: str | None = None,
     sent: dict[str, str] | None = None,
+    reason_errors: list[str] | None = None,
 ) -> BaseResponse:
     user = current_user()
     try:
@@ -335,6 +336,7 @@ def _group_page(
         problem=problem,
         failed_action=action,
         sent=sent or {},
+        reason_errors=reason_errors or [],
         modalities=MODALITY_LABELS,
         formats=FORMAT_LABELS,
         statuses=STATUS_LABELS,
@@ -360,6 +362,8 @@ def lifecycle(group_id: str, action: str) -> BaseResponse:
             group_id=group_id,
         )
     except REFUSALS as error:
-        return _group_page(group_id, problem_of(error), action, {"reason": reason})
+        found = problem_of(error)
+        beside = found.fields.pop("reason", []) if action == "cancel" else []
+        return _group_page(group_id, found, action, {"reason": reason}, beside)
     notice(f"The group was {ACTIONS[action][1]}.")
     return redirect(url_for("web_coord.group", group_id=group_id))
