@@ -45,6 +45,7 @@ MODALITY_LABELS = {
     Modality.DIT.value: "Dynamic interpersonal therapy (DIT)",
     Modality.MAINTENANCE.value: "Maintenance",
 }
+MODALITY_SHORT = {"ipt": "IPT", "mit": "MIT", "dit": "DIT", "maintenance": "Maintenance"}
 STATUS_LABELS = {s.value: s.value.capitalize() for s in GroupStatus}
 FORMAT_LABELS = {"in_person": "In person", "online": "Online", "hybrid": "Hybrid"}
 WAITING_LABELS = {"seat": "a seat in this group", "next_group": "the next group"}
@@ -245,6 +246,7 @@ def groups() -> BaseResponse:
     cursor = request.args.get("cursor") or None
     query: dict[str, Any] = {k: v for k, v in filters.items() if v}
     problem: FormProblem | None = None
+    beside: dict[str, list[str]] = {}
     try:
         found = invoke(
             group_routes.list_groups, user, query={**query, "limit": PAGE_SIZE, "cursor": cursor}
@@ -252,6 +254,8 @@ def groups() -> BaseResponse:
     except REFUSALS as error:
         problem = problem_of(error)
         found = {"items": [], "next_cursor": None}
+        # Shown beside its field, so not again in the summary at the top.
+        beside = {"therapist_id": problem.fields.pop("therapist_id", [])}
     names = _therapists()
     return render(
         "web/coord_groups.html",
@@ -261,6 +265,8 @@ def groups() -> BaseResponse:
         paged=cursor is not None,
         filters=filters,
         filtered=bool(query),
+        beside=beside,
+        short_modalities=MODALITY_SHORT,
         kept=query,
         problem=problem,
         statuses=STATUS_LABELS,

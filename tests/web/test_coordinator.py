@@ -199,3 +199,11 @@ def test_lifecycle_actions_and_their_refusals_in_words(site: Site) -> None:
     assert browser.get(f"{url}/explode").status_code == 405
     assert browser.get("/web/groups/not-a-group").status_code == 404
     assert csrf_of(browser.get(url))
+
+
+def test_a_refused_status_filter_is_named_at_the_top(site: Site) -> None:
+    browser = _dana(site)
+    r = browser.get("/web/groups?status=sleeping&modality=ipt")
+    text = r.get_data(as_text=True)
+    assert r.status_code == 422 and "<strong>status</strong>" in text
+    assert '<option value="ipt" selected>' in text
