@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from domain.values import GroupStatus, Modality
+from domain.values import GroupStatus, Modality, ProblemArea, SessionKind
 from service.context import services
 from service.endpoint import COORDINATOR, invoke
 from service.routes import groups as group_routes
@@ -373,3 +373,113 @@ def lifecycle(group_id: str, action: str) -> BaseResponse:
         return _group_page(group_id, found, action, {"reason": reason}, beside)
     notice(f"The group was {ACTIONS[action][1]}.")
     return redirect(url_for("web_coord.group", group_id=group_id))
+
+
+# --- create a group -----------------------------------------------------------------------------
+
+AREA_LABELS = {a.value: a.value.replace("_", " ").capitalize() for a in ProblemArea}
+FEE_FIELDS = [
+    ("session_fee", "Session fee"),
+    ("maintenance_fee", "Maintenance session fee"),
+    ("no_show_fee", "No-show fee"),
+    ("late_cancel_fee", "Late-cancel fee"),
+]
+KINDS = [k.value for k in SessionKind]
+# Each field of POST /groups, by its name in problem+json, and its label on the form.
+CREATE_LABELS = {
+    "name": "Name", "modality": "Modality", "focus_area": "Focus", "format": "Format",
+    "facilitator_ids": "Therapists", "room_id": "Room", "video_url": "Video link",
+    "timezone": "Time zone", "max_size": "Most patients", "min_size": "Fewest patients",
+    "guest_limit": "Guests per session", "admission_closes_after": "Closes to newcomers",
+    "length_override_reason": "Reason to go past the course length", "currency": "Currency",
+    **{f"fees.{n}": label for n, label in FEE_FIELDS},
+    "fees.late_cancel_window_hours": "Late-cancel window",
+    **{f"fees.billing_codes.{k}": f"Billing code, {k}" for k in KINDS},
+}  # fmt: skip
+
+
+def _number(text: str) -> int | str:
+    """A whole number as the JSON route takes it; anything else is passed on for its refusal."""
+    return int(text) if text.isdigit() and len(text) < 10 else text
+
+
+def group_body(form: Any) -> dict[str, Any]:
+    """The body of ``POST /groups`` from the form: what was left empty is left out (the
+    route's defaults apply), numbers are numbers, facilitators a list."""
+
+    def given(name: str) -> str:
+        return str(form.get(name, "")).strip()
+
+    body: dict[str, Any] = {}
+    for name in ("name", "modality", "format", "focus_area", "room_id", "video_url", "timezone",
+                 "currency", "length_override_reason"):  # fmt: skip
+        if given(name):
+            body[name] = given(name)
+    if "currency" in body:
+        body["currency"] = body["currency"].upper()
+    body["facilitator_ids"] = [t for t in re.split(r"[\s,]+", given("facilitator_ids")) if t]
+    for name in ("max_size", "min_size", "guest_limit", "admission_closes_after"):
+        if given(name):
+            body[name] = _number(given(name))
+    if form.get("admission_never"):
+        body["admission_closes_after"] = None
+    fees: dict[str, Any] = {}
+    for name, _ in FEE_FIELDS:
+        fees[name] = given(f"fees.{name}")
+    if given("fees.late_cancel_window_hours"):
+        fees["late_cancel_window_hours"] = _number(given("fees.late_cancel_window_hours"))
+    codes = {k: given(f"fees.billing_codes.{k}") for k in KINDS if given(f"fees.billing_codes.{k}")}
+    if codes:
+        fees["billing_codes"] = codes
+    body["fees"] = fees
+    return body
+
+
+def _beside(problem: FormProblem, names: list[str]) -> dict[str, list[str]]:
+    """Take each field's messages out of the problem to show beside that field (a list's
+    items, ``facilitator_ids.0``, beside the list); the rest stay in the summary."""
+    found: dict[str, list[str]] = {}
+    for key in list(problem.fields):
+        target = next((n for n in names if key == n or key.startswith(n + ".")), None)
+        if target is not None:
+            found.setdefault(target, []).extend(problem.fields.pop(key))
+    return found
+
+
+@bp.route("/web/groups/new", methods=["GET", "POST"])
+@page(roles=(COORDINATOR,))
+def create() -> BaseResponse:
+    problem: FormProblem | None = None
+    errors: dict[str, list[str]] = {}
+    sent: dict[str, str] = {}
+    if request.method == "POST":
+        sent = {k: v for k, v in request.form.items() if k != "csrf_token"}
+        try:
+            reply = invoke(group_routes.create_group, current_user(), body=group_body(request.form))
+        except REFUSALS as error:
+            problem = problem_of(error)
+            errors = _beside(problem, list(CREATE_LABELS))
+            if errors and not problem.fields:
+                marked = ", ".join(CREATE_LABELS[n] for n in CREATE_LABELS if n in errors)
+                problem.detail = f"Nothing was saved. Correct the marked fields: {marked}."
+        else:
+            created = reply.data
+            notice(f"The group “{created.name}” was created. Plan its sessions, then open it.")
+            return redirect(url_for("web_coord.group", group_id=created.id))
+    return render(
+        "web/coord_create.html",
+        status=problem.status if problem else 200,
+        problem=problem,
+        errors=errors,
+        sent=sent,
+        modalities=MODALITY_LABELS,
+        formats=FORMAT_LABELS,
+        areas=AREA_LABELS,
+        fee_fields=FEE_FIELDS,
+        kinds=KINDS,
+        therapist_list=", ".join(
+            f"{tid} ({name})" for tid, name in sorted(_therapists().items(), key=lambda t: t[1])
+        ),
+        zone=current_app.config["CLINIC_TIMEZONE"],
+        nav_current="web_coord.groups",
+    )

@@ -123,3 +123,39 @@ def test_group_page_lifecycle_from_the_keyboard(page: Page, site: Site, shot: An
     assert_fits(page)
     shot(page, "group-320")
     assert re.search(r"cancelled", page.content())
+
+
+def test_create_a_group(page: Page, site: Site, shot: Any) -> None:
+    sign_in(page, site, DANA)
+    page.get_by_role("link", name="Groups").click()
+    page.get_by_role("link", name="New group").click()
+    expect(page.get_by_role("heading", name="New group")).to_be_visible()
+    assert_accessible(page)
+    shot(page, "create")
+    page.get_by_label("Name").fill("Friday role transitions")
+    page.get_by_label("Focus (problem area)").select_option("role_transition")
+    page.get_by_label("Therapists (ids)").fill("t-bo")
+    page.get_by_label("Room", exact=True).fill("room-5")
+    page.get_by_label("Most patients (capacity)").fill("eight")
+    page.get_by_label("Session fee", exact=True).fill("85")
+    page.get_by_role("button", name="Create the group").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.locator("#max_size-error")).to_be_visible()
+    expect(page.get_by_label("Name")).to_have_value("Friday role transitions")
+    expect(page.get_by_label("Focus (problem area)")).to_have_value("role_transition")
+    assert_accessible(page)
+    shot(page, "create-refused")
+    assert_fits(page)
+    shot(page, "create-320")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.get_by_label("Most patients (capacity)").fill("8")
+    for name in ("Maintenance session fee", "No-show fee", "Late-cancel fee"):
+        page.get_by_label(name).fill("40.00")
+    page.get_by_label("Session fee", exact=True).fill("85.00")
+    page.get_by_label("Session fee", exact=True).press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("“Friday role transitions” was created")
+    expect(page.get_by_role("heading", name="Friday role transitions")).to_be_visible()
+    gid = page.url.rsplit("/", 1)[1]
+    shown = api_json(site, f"/groups/{gid}")
+    assert shown["focus_area"] == "role_transition" and shown["facilitator_ids"] == ["t-bo"]
+    assert shown["fees"]["session_fee"] == "85.00"

@@ -207,3 +207,75 @@ def test_a_refused_status_filter_is_named_at_the_top(site: Site) -> None:
     text = r.get_data(as_text=True)
     assert r.status_code == 422 and "<strong>status</strong>" in text
     assert '<option value="ipt" selected>' in text
+
+
+FORM = {
+    "name": "Monday grief IPT", "modality": "ipt", "focus_area": "grief", "format": "hybrid",
+    "facilitator_ids": "t-ana, t-zed", "room_id": "room-3",
+    "video_url": "https://video.example/monday", "timezone": "Europe/Berlin",
+    "max_size": "9", "min_size": "5", "guest_limit": "1", "admission_closes_after": "3",
+    "length_override_reason": "", "currency": "eur",
+    "fees.session_fee": "70.00", "fees.maintenance_fee": "50.00", "fees.no_show_fee": "35.00",
+    "fees.late_cancel_fee": "20.00", "fees.late_cancel_window_hours": "48",
+    "fees.billing_codes.intake": "90791", "fees.billing_codes.regular": "90853",
+    "fees.billing_codes.maintenance": "90853",
+}  # fmt: skip
+
+
+def test_create_group_builds_the_json_routes_command(site: Site) -> None:
+    browser = _dana(site)
+    assert 'href="/web/groups/new"' in browser.text("/web/groups")
+    page = browser.text("/web/groups/new")
+    assert "t-ana (Ana Silva)" in page  # therapists with accounts, named in the hint
+    r = browser.submit("/web/groups/new", **FORM)
+    assert r.status_code == 302, r.get_data(as_text=True)[:2000]
+    gid = r.headers["Location"].rsplit("/", 1)[1]
+    shown = site.api.get(f"/groups/{gid}").get_json()
+    assert {k: shown[k] for k in ("name", "modality", "focus_area", "format", "facilitator_ids",
+                                  "room_id", "video_url", "timezone", "max_size", "min_size",
+                                  "guest_limit", "admission_closes_after", "currency",
+                                  "status")} == {
+        "name": "Monday grief IPT", "modality": "ipt", "focus_area": "grief", "format": "hybrid",
+        "facilitator_ids": ["t-ana", "t-zed"], "room_id": "room-3",
+        "video_url": "https://video.example/monday", "timezone": "Europe/Berlin",
+        "max_size": 9, "min_size": 5, "guest_limit": 1, "admission_closes_after": 3,
+        "currency": "EUR", "status": "planned",
+    }  # fmt: skip
+    assert shown["fees"]["session_fee"] == "70.00"
+    assert shown["fees"]["late_cancel_window_hours"] == 48
+    assert shown["fees"]["billing_codes"]["intake"] == "90791"
+    history = site.api.get(f"/groups/{gid}/history").get_json()["items"]
+    assert history[0]["actor"] == "Dana Reyes <coordinator dana@clinic.example>"
+    page = browser.text(f"/web/groups/{gid}")
+    assert "was created" in page and "Monday grief IPT" in page
+    # Never closing to newcomers is a null, as in JSON.
+    r = browser.submit("/web/groups/new", **{**FORM, "name": "Open door", "room_id": "room-4",
+                                            "admission_never": "1"})  # fmt: skip
+    assert r.status_code == 302
+    gid = r.headers["Location"].rsplit("/", 1)[1]
+    assert site.api.get(f"/groups/{gid}").get_json()["admission_closes_after"] is None
+
+
+def test_create_group_refusals_beside_their_fields_nothing_lost(site: Site) -> None:
+    browser = _dana(site)
+    bad = {**FORM, "max_size": "lots", "fees.session_fee": "seventy", "facilitator_ids": "",
+           "video_url": "http://insecure.example"}  # fmt: skip
+    r = browser.submit("/web/groups/new", **bad)
+    text = r.get_data(as_text=True)
+    assert r.status_code == 422
+    for field in ("max_size", "fee-session_fee", "facilitator_ids", "video_url"):
+        assert f'id="{field}-error"' in text, field
+    assert 'value="lots"' in text and 'value="seventy"' in text
+    assert 'value="Monday grief IPT"' in text and 'value="90791"' in text
+    assert '<option value="hybrid" selected>' in text
+    assert site.api.get("/groups").get_json()["items"] == []  # nothing written
+    # A rule of the domain (not the schema): the JSON route's words.
+    r = browser.submit("/web/groups/new", **{**FORM, "timezone": "Mars/Olympus"})
+    text = r.get_data(as_text=True)
+    assert r.status_code == 422 and 'id="timezone-error"' in text
+    assert 'value="Mars/Olympus"' in text
+    r = browser.submit("/web/groups/new", **{**FORM, "min_size": "12"})
+    text = r.get_data(as_text=True)
+    assert r.status_code == 422 and 'id="max_size-error"' in text
+    assert "cannot be smaller than min_size (12)" in text
+    assert "Correct the marked fields: Most patients." in text
