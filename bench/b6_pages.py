@@ -4,7 +4,12 @@ On the demo clinic (``service.demo``) in a fresh SQLite store, through the Flask
 in-process (the werkzeug test client, no sockets), for the demo therapist:
 
 - ``GET /my/week`` vs ``GET /therapists/t-ana/sessions?start=…&end=…`` (the same week);
-- ``GET /my/sessions/{id}/attendance`` vs ``GET /sessions/{id}/roster`` (the same session).
+- ``GET /my/sessions/{id}/attendance`` vs ``GET /sessions/{id}/roster`` (the same session);
+- for the demo coordinator, against the JSON GETs a client needs for the same data:
+  ``GET /web/week`` vs ``GET /sessions?start=…&end=…``, the open and running groups and each
+  one's ``/reports/attendance``; ``GET /web/groups`` vs ``GET /groups?limit=25``; and
+  ``GET /web/groups/{id}`` vs ``GET /groups/{id}`` and its ``/enrollments``, ``/sessions``
+  and ``/history``.
 
 Each pair is timed alternately, ``--n`` requests per side per round; the median of the
 rounds' ratios (page time / JSON time) is printed. Run:
@@ -40,6 +45,14 @@ def _timed(call: Callable[[], Any], n: int) -> float:
     return (time.perf_counter() - start) / n
 
 
+def _signed_in(app: Any, email: str) -> Any:
+    client = app.test_client()
+    form = client.get("/").get_data(as_text=True)
+    token = form.split('name="csrf_token" value="')[1].split('"')[0]
+    client.post("/", data={"csrf_token": token, "email": email, "password": PASSWORD})
+    return client
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=200)
@@ -58,13 +71,17 @@ def main() -> None:
             services.storage.staff.create(
                 "ana@bench.example", "Ana", "therapist", PASSWORD, services.clock(), "t-ana"
             )
-            page = app.test_client()
-            form = page.get("/").get_data(as_text=True)
-            token = form.split('name="csrf_token" value="')[1].split('"')[0]
-            page.post("/", data={"csrf_token": token, "email": "ana@bench.example",
-                                 "password": PASSWORD})  # fmt: skip
+            coord_key, _ = services.storage.create_key("coordinator", "bench", None)
+            services.storage.staff.create(
+                "dana@bench.example", "Dana", "coordinator", PASSWORD, services.clock()
+            )
+            page, coord = (
+                _signed_in(app, "ana@bench.example"),
+                _signed_in(app, "dana@bench.example"),
+            )
             api = app.test_client()
             auth = {"Authorization": f"Bearer {key}"}
+            coord_auth = {"Authorization": f"Bearer {coord_key}"}
             zone = ZoneInfo(TZ)
             today = services.clock().astimezone(zone).date()
             monday = today - timedelta(days=today.weekday())
@@ -82,6 +99,38 @@ def main() -> None:
                 "attendance sheet": (
                     lambda: page.get(f"/my/sessions/{session_id}/attendance"),
                     lambda: api.get(f"/sessions/{session_id}/roster", headers=auth),
+                ),
+            }  # fmt: skip
+            all_week = week_json.replace("/therapists/t-ana/sessions", "/sessions")
+            groups = api.get("/groups?limit=200", headers=coord_auth).get_json()["items"]
+            active = [g["id"] for g in groups if g["status"] in ("open", "running")]
+            group_id = groups[0]["id"]
+
+            def gets(*paths: str) -> Callable[[], Any]:
+                """The JSON GETs a client needs for the same data, one after another."""
+
+                def run() -> Any:
+                    for path in paths:
+                        response = api.get(path, headers=coord_auth)
+                        assert response.status_code == 200, (path, response.status_code)
+                    return response
+
+                return run
+
+            pairs |= {
+                "coordinator week": (
+                    lambda: coord.get("/web/week"),
+                    gets(all_week, "/groups?status=open&limit=200",
+                         "/groups?status=running&limit=200",
+                         *(f"/reports/attendance?group_id={g}" for g in active)),
+                ),
+                "groups list": (lambda: coord.get("/web/groups"),
+                                gets("/groups?limit=25")),
+                "group page": (
+                    lambda: coord.get(f"/web/groups/{group_id}"),
+                    gets(f"/groups/{group_id}", f"/groups/{group_id}/enrollments?limit=200",
+                         f"/groups/{group_id}/sessions?limit=200",
+                         f"/groups/{group_id}/history?limit=200"),
                 ),
             }  # fmt: skip
             print(f"B6 pages vs JSON, demo clinic on SQLite, n={args.n}, rounds={args.rounds}")
