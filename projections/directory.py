@@ -240,24 +240,36 @@ class DirectoryView:
         modality: str | None = None,
         therapist_id: str | None = None,
     ) -> list[GroupSummary]:
-        """Groups in creation order, optionally of one status, modality or facilitator."""
+        """Groups in creation order, optionally of one status, modality or facilitator.
+
+        The modality is sealed (it may say more than a clinic wants on disk), so it is
+        compared once opened, reading on in batches until ``limit`` rows match."""
         sql = "SELECT g.* FROM view_groups g WHERE g.seq > ?"
-        args: list[Any] = [int(after or 0)]
+        args: list[Any] = []
         if status is not None:
             sql += " AND g.status = ?"
             args.append(status)
-        if modality is not None:
-            sql += " AND g.modality = ?"
-            args.append(modality)
         if therapist_id is not None:
             sql += (
                 " AND EXISTS (SELECT 1 FROM view_group_facilitators f"
                 " WHERE f.group_id = g.group_id AND f.therapist_id = ?)"
             )
-            args.append(therapist_id)
+            args.append(self.db.sealer.index(therapist_id, "therapist"))
         sql += f" ORDER BY g.seq LIMIT {int(limit)}"
+        found: list[GroupSummary] = []
+        seq = int(after or 0)
         with self.db.read() as tx:
-            return [self._group(r) for r in tx.all(sql, args)]
+            while True:
+                rows = tx.all(sql, [seq, *args])
+                for row in rows:
+                    group = self._group(row)
+                    if modality is None or group.modality == modality:
+                        found.append(group)
+                        if len(found) == limit:
+                            return found
+                if len(rows) < limit:
+                    return found
+                seq = int(rows[-1][14])
 
     def group(self, group_id: UUID | str) -> GroupSummary | None:
         with self.db.read() as tx:
