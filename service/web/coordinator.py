@@ -313,6 +313,7 @@ def _group_page(
             "session": s,
             "date": f"{s.starts_at:%a %-d %b %Y}",
             "when": _when(s.starts_at, s.ends_at),
+            "started": s.starts_at <= moment,
             "status": "Cancelled"
             if s.is_cancelled
             else ("Held" if s.ends_at <= moment else "Scheduled"),
@@ -347,6 +348,7 @@ def _group_page(
         formats=FORMAT_LABELS,
         statuses=STATUS_LABELS,
         waiting_labels=WAITING_LABELS,
+        nav_current="web_coord.groups",
     )
 
 

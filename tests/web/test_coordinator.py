@@ -150,6 +150,11 @@ def test_group_page_shows_settings_fees_roster_sessions_history(site: Site) -> N
     assert "by test coordinator &lt;coordinator key" in page
     assert "patient id: p-5" in page
     assert "Start the course" in page and "Cancel the group" in page
+    first = made["t_sessions"][0]["id"]
+    tuesday = browser.text(f"/web/groups/{made['tuesday']['id']}")
+    assert f'href="/my/sessions/{first}/attendance">Attendance' in tuesday  # held
+    sheet = browser.text(f"/my/sessions/{first}/attendance")
+    assert "Patient p-1" in sheet and f'href="/web/groups/{made["tuesday"]["id"]}"' in sheet
     assert "Open for enrollment" not in page
 
 
