@@ -438,13 +438,28 @@ class CalendarView:
 
     def invitations_with_status(self, statuses: list[str]) -> list[InvitationEntry]:
         """Invitations now in one of ``statuses``, by their session's start."""
+        return self._invitations("", [], statuses)
+
+    def invitations_for_therapist(
+        self, therapist_id: str, statuses: list[str]
+    ) -> list[InvitationEntry]:
+        """Invitations now in one of ``statuses`` to sessions the therapist facilitates."""
+        join = (
+            " JOIN view_session_facilitators f ON f.session_id = i.session_id"
+            " AND f.therapist_id = ?"
+        )
+        return self._invitations(join, [self.db.sealer.index(therapist_id, "therapist")], statuses)
+
+    def _invitations(
+        self, join: str, args: list[Any], statuses: list[str]
+    ) -> list[InvitationEntry]:
         if not statuses:
             return []
         marks = ",".join("?" for _ in statuses)
         with self.db.read() as tx:
             rows = tx.all(
-                f"SELECT invitation_id FROM view_invitations WHERE status IN ({marks})",
-                list(statuses),
+                f"SELECT i.invitation_id FROM view_invitations i{join} WHERE i.status IN ({marks})",
+                [*args, *statuses],
             )
         found = [self.session_for_invitation(row[0]) for row in rows]
         return sorted(

@@ -102,6 +102,21 @@ class TokenCommands(CirclesBase):
     def get_feed_token(self, token_id: Any) -> FeedToken:
         return self._get(FeedToken, token_id, "feed token")
 
+    def current_feed_token(self, kind: Any, subject_id: Any) -> FeedToken | None:
+        """The patient's or therapist's latest token, live or revoked; None if never issued.
+
+        Only its record (when, whether revoked): the link itself is never stored."""
+        kind = parse_enum(SubjectKind, kind, "subject_kind")
+        subject = text(subject_id, f"{kind.value}_id", 100)
+        try:
+            found: Aggregate = self.repository.get(FeedSubject.create_id(kind, subject))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(found, FeedSubject)
+        if found.current_token_id is None:
+            return None
+        return self._get(FeedToken, found.current_token_id, "feed token")
+
     @retrying
     def revoke_feed_token(
         self, token_id: Any, actor: str, expected_version: int | None = None

@@ -18,8 +18,8 @@ from domain.tokens import FeedSubjects, FeedToken, SubjectKind
 from projections.calendars import InvitationEntry
 from service import feeds, ical, links
 from service.context import circles
-from service.endpoint import COORDINATOR, STAFF, Call, Reply, endpoint
-from service.routes.access import require_facilitator
+from service.endpoint import COORDINATOR, STAFF, THERAPIST, Call, Reply, endpoint
+from service.routes.access import require_facilitator, require_self
 from service.schemas import feeds as fs
 from service.schemas.groups import NoBody
 
@@ -74,9 +74,10 @@ def issue_patient_token(call: Call, patient_id: str) -> Reply:
 @bp.post("/therapists/<therapist_id>/feed-tokens")
 @endpoint(
     summary="Issue a therapist's private calendar feed",
-    description=ISSUE_DESCRIPTION,
+    description=ISSUE_DESCRIPTION + " A therapist key may issue only its own therapist's "
+    "feed; any other therapist id answers 404, as an unknown one does.",
     tag=TAG,
-    roles=[COORDINATOR],
+    roles=[COORDINATOR, THERAPIST],
     body=NoBody(),
     response=fs.FeedTokenIssued(),
     status=201,
@@ -84,6 +85,7 @@ def issue_patient_token(call: Call, patient_id: str) -> Reply:
     errors=[404],
 )
 def issue_therapist_token(call: Call, therapist_id: str) -> Reply:
+    require_self(call, therapist_id)
     return _issued(
         circles().issue_feed_token(SubjectKind.THERAPIST, therapist_id, call.actor, _subjects())
     )

@@ -46,8 +46,16 @@ CSRF_FIELD = "csrf_token"
 
 # Each role's pages, in nav order: (endpoint, label).
 NAV: dict[str, list[tuple[str, str]]] = {
-    "therapist": [("web_therapist.week", "My sessions")],
-    "coordinator": [("web_coord.week", "This week"), ("web_coord.groups", "Groups")],
+    "therapist": [
+        ("web_therapist.week", "My sessions"),
+        ("web_approvals.invitations", "Invitations"),
+        ("web_feeds.my_link", "My calendar link"),
+    ],
+    "coordinator": [
+        ("web_coord.week", "This week"),
+        ("web_coord.groups", "Groups"),
+        ("web_feeds.links", "Calendar links"),
+    ],
     "billing": [("web_auth.home", "Home")],
     "admin": [("web_admin.staff", "Staff accounts")],
 }

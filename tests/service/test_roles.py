@@ -63,7 +63,7 @@ TABLE: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/api-keys", {A}),
     ("DELETE", "/api-keys/{key}", {A}),
     ("POST", "/patients/p-1/feed-tokens", {C}),
-    ("POST", "/therapists/t-ana/feed-tokens", {C}),
+    ("POST", "/therapists/t-ana/feed-tokens", {C, T}),  # T: its own id only
     ("DELETE", "/feed-tokens/{feed_token}", {C}),
     ("GET", "/groups/{group}/calendar.ics", STAFF),
     ("GET", "/feeds/{feed}.ics", None),
