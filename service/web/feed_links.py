@@ -175,6 +175,7 @@ def _links_page(
         groups=groups,
         group_id=group_id,
         patients=patients,
+        nav_current="web_feeds.links",
     )
 
 

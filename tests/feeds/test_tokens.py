@@ -89,3 +89,21 @@ def test_a_feed_token_needs_a_patient_enrolled_somewhere_or_a_therapist_who_faci
         app.issue_feed_token("patient", "t-ana", "coordinator A", known)
     assert app.issue_feed_token("patient", "p-1", "coordinator A", known).token
     assert app.issue_feed_token("therapist", "t-ana", "coordinator A", known).token
+
+
+def test_the_current_token_is_the_latest_record_never_the_link(app: Circles) -> None:
+    assert app.current_feed_token("patient", "p-1") is None
+    first = app.issue_feed_token("patient", "p-1", "coordinator A", KNOWN)
+    current = app.current_feed_token("patient", " p-1 ")
+    assert current is not None and current.id == first.record.id and not current.revoked
+    second = app.issue_feed_token("patient", "p-1", "coordinator A", KNOWN)
+    current = app.current_feed_token("patient", "p-1")
+    assert current is not None and current.id == second.record.id
+    app.revoke_feed_token(second.record.id, "coordinator B")
+    current = app.current_feed_token("patient", "p-1")
+    assert current is not None and current.revoked and current.replaced_by is None
+    assert app.current_feed_token("therapist", "p-1") is None  # another subject
+    with pytest.raises(InvalidInputError):
+        app.current_feed_token("patient", "")
+    with pytest.raises(InvalidInputError):
+        app.current_feed_token("nobody", "p-1")
