@@ -11,10 +11,19 @@ from dateutil.relativedelta import relativedelta
 from dateutil.rrule import MONTHLY, WEEKLY, rrule, weekday, weekdays
 
 from domain.errors import InvalidInputError
+from domain.schedule import Collision
 from domain.values import Cadence, SessionKind, localize, parse_date, parse_enum, parse_time
 
 MAX_SESSIONS_PER_PLAN = 104
 MAX_DURATION_MINUTES = 8 * 60
+
+
+@dataclass(frozen=True)
+class PlannedDate:
+    """A local date of a plan, and the closures that pushed the course past them to it."""
+
+    day: date
+    pushed_past: tuple[date, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,12 +72,20 @@ class SessionPlan:
 
     def local_dates(self) -> list[date]:
         """`count` dates on the cadence; a closure date pushes the course one step later."""
-        wanted: list[date] = []
+        return [planned.day for planned in self.schedule()]
+
+    def schedule(self) -> list[PlannedDate]:
+        """The plan's dates, each with the closures on the cadence skipped just before it
+        (the closures that pushed the course to this date)."""
+        wanted: list[PlannedDate] = []
+        skipped: list[date] = []
         limit = self.count + len(self.skip_dates)
         for candidate in self._candidates(limit):
             if candidate in self.skip_dates:
+                skipped.append(candidate)
                 continue
-            wanted.append(candidate)
+            wanted.append(PlannedDate(candidate, tuple(skipped)))
+            skipped = []
             if len(wanted) == self.count:
                 break
         return wanted
@@ -118,3 +135,34 @@ def whole(value: Any, field_name: str, low: int, high: int) -> int:
             field=field_name,
         )
     return value
+
+
+@dataclass(frozen=True)
+class PlannedSession:
+    """One session a plan would create, as the plan command would create it."""
+
+    number: int
+    kind: SessionKind
+    starts_at: datetime
+    ends_at: datetime
+    pushed_past: tuple[date, ...]  # closures on the cadence skipped just before it
+    clock_change: bool  # its UTC offset differs from the session before it (a DST change)
+    collisions: tuple[Collision, ...]
+
+
+@dataclass(frozen=True)
+class PlanPreview:
+    """What a plan would do, computed by the plan command's own code, nothing saved."""
+
+    timezone: str
+    sessions: tuple[PlannedSession, ...]
+    closures_unused: tuple[date, ...]  # closure dates off the cadence: they push nothing
+    course_problem: str | None  # why the plan command would refuse the course length
+
+    @property
+    def collisions(self) -> list[Collision]:
+        return [c for s in self.sessions for c in s.collisions]
+
+    @property
+    def closures_pushed(self) -> list[date]:
+        return [d for s in self.sessions for d in s.pushed_past]

@@ -8,6 +8,7 @@ from a fresh read and then sees the overlap.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -31,6 +32,34 @@ def utc_days(starts: datetime, ends: datetime) -> list[date]:
     return days
 
 
+@dataclass(frozen=True)
+class Collision:
+    """Another session that already holds a therapist or room at an overlapping time."""
+
+    kind: ResourceKind
+    resource_id: str
+    session_id: str
+    label: str
+    group_name: str
+    starts_at: datetime  # in the zone of the session that would collide
+    ends_at: datetime
+
+    @property
+    def who(self) -> str:
+        return "therapist" if self.kind is ResourceKind.THERAPIST else "room"
+
+    @property
+    def resource(self) -> str:
+        return f"{self.who}:{self.resource_id}"
+
+    def describe(self) -> str:
+        return (
+            f"{self.who} {self.resource_id} is already booked for session {self.label} of "
+            f"group '{self.group_name}' (session id {self.session_id}), "
+            f"{self.starts_at:%Y-%m-%d %H:%M %Z} to {self.ends_at:%H:%M %Z}"
+        )
+
+
 class ResourceDay(Aggregate):
     @staticmethod
     def create_id(kind: ResourceKind, resource_id: str, day: date) -> UUID:
@@ -44,7 +73,9 @@ class ResourceDay(Aggregate):
         # session id -> booking details
         self.bookings: dict[str, dict[str, Any]] = {}
 
-    def check_free(self, session_id: UUID, starts: datetime, ends: datetime) -> None:
+    def collisions(self, session_id: UUID, starts: datetime, ends: datetime) -> list[Collision]:
+        """Every other session booked here that overlaps ``starts``–``ends``."""
+        found = []
         for other_id, booking in self.bookings.items():
             if other_id == str(session_id):
                 continue
@@ -52,17 +83,26 @@ class ResourceDay(Aggregate):
             if instant(starts) < instant(booking["ends_at"]) and instant(
                 booking["starts_at"]
             ) < instant(ends):
-                who = "therapist" if self.kind is ResourceKind.THERAPIST else "room"
-                local = booking["starts_at"].astimezone(starts.tzinfo)
-                until = booking["ends_at"].astimezone(starts.tzinfo)
-                raise OverlapError(
-                    f"{who} {self.resource_id} is already booked for session "
-                    f"{booking['label']} of group '{booking['group_name']}' "
-                    f"(session id {other_id}), {local:%Y-%m-%d %H:%M %Z} to "
-                    f"{until:%H:%M %Z}",
-                    colliding_session_id=other_id,
-                    resource=f"{who}:{self.resource_id}",
+                found.append(
+                    Collision(
+                        kind=self.kind,
+                        resource_id=self.resource_id,
+                        session_id=other_id,
+                        label=booking["label"],
+                        group_name=booking["group_name"],
+                        starts_at=booking["starts_at"].astimezone(starts.tzinfo),
+                        ends_at=booking["ends_at"].astimezone(starts.tzinfo),
+                    )
                 )
+        return found
+
+    def check_free(self, session_id: UUID, starts: datetime, ends: datetime) -> None:
+        for collision in self.collisions(session_id, starts, ends):
+            raise OverlapError(
+                collision.describe(),
+                colliding_session_id=collision.session_id,
+                resource=collision.resource,
+            )
 
     def book(
         self,

@@ -12,11 +12,17 @@ from domain.commands.base import CirclesBase, as_uuid, retrying, text
 from domain.commands.groups import COURSE_KINDS, course_sessions
 from domain.course import check_dit_window, check_plan_length
 from domain.enrollment import Enrollment, enrollment_id
-from domain.errors import InvalidInputError, NotFoundError, WrongStateError
+from domain.errors import CourseLengthError, InvalidInputError, NotFoundError, WrongStateError
 from domain.group import TherapyGroup
 from domain.invitation import Invitation
-from domain.plans import MAX_DURATION_MINUTES, SessionPlan, whole
-from domain.schedule import ResourceDay
+from domain.plans import (
+    MAX_DURATION_MINUTES,
+    PlannedSession,
+    PlanPreview,
+    SessionPlan,
+    whole,
+)
+from domain.schedule import ResourceDay, utc_days
 from domain.session import TherapySession
 from domain.values import (
     AttendanceStatus,
@@ -106,6 +112,97 @@ class SessionCommands(CirclesBase):
         """Plan ``count`` sessions; without a cadence, maintenance sessions are monthly and
         course sessions weekly."""
         group = self._get(TherapyGroup, group_id, "group", expected_version)
+        _, existing, new = self._planned(
+            group, actor, first_date, start_time, duration_minutes, count, cadence, interval,
+            skip_dates, kind,
+        )  # fmt: skip
+        self._check_course(group, existing + new)
+        days: dict[UUID, ResourceDay] = {}
+        for session in new:
+            self._book(days, session, group.name, actor)
+        group.add_sessions([s.id for s in new], actor)
+        self.save(group, *new, *days.values())
+        return [s.id for s in new]
+
+    def preview_plan(
+        self,
+        group_id: Any,
+        actor: str,
+        first_date: Any,
+        start_time: Any,
+        duration_minutes: Any,
+        count: Any,
+        cadence: Any = None,
+        interval: Any = None,
+        skip_dates: Any = (),
+        kind: Any = None,
+        expected_version: int | None = None,
+    ) -> PlanPreview:
+        """What ``plan_sessions`` with the same arguments would create, saving nothing: the
+        sessions with the closures that pushed each and the clock changes before them, every
+        therapist or room collision (the command stops at the first), and the course-length
+        rule it would break. Input it would refuse is refused here the same way."""
+        group = self._get(TherapyGroup, group_id, "group", expected_version)
+        plan, existing, new = self._planned(
+            group, actor, first_date, start_time, duration_minutes, count, cadence, interval,
+            skip_dates, kind,
+        )  # fmt: skip
+        try:
+            self._check_course(group, existing + new)
+            problem = None
+        except CourseLengthError as error:
+            problem = error.message
+        # The plan's own sessions never overlap one another (a week or a month apart, at
+        # most 8 hours long), so the bookings already saved are all there is to check.
+        days: dict[UUID, ResourceDay] = {}
+        scheduled = plan.schedule()
+        sessions = []
+        previous: datetime | None = None
+        for session, planned in zip(new, scheduled, strict=True):
+            collisions = [
+                collision
+                for kind_, resource_id in self._resources(session)
+                for day in utc_days(session.starts_at, session.ends_at)
+                for collision in self._resource_day(days, kind_, resource_id, day).collisions(
+                    session.id, session.starts_at, session.ends_at
+                )
+            ]
+            unique = {(c.resource, c.session_id): c for c in collisions}
+            sessions.append(
+                PlannedSession(
+                    number=session.number,
+                    kind=session.kind,
+                    starts_at=session.starts_at,
+                    ends_at=session.ends_at,
+                    pushed_past=planned.pushed_past,
+                    clock_change=previous is not None
+                    and previous.utcoffset() != session.starts_at.utcoffset(),
+                    collisions=tuple(unique.values()),
+                )
+            )
+            previous = session.starts_at
+        pushed = {d for p in scheduled for d in p.pushed_past}
+        return PlanPreview(
+            timezone=group.timezone,
+            sessions=tuple(sessions),
+            closures_unused=tuple(sorted(plan.skip_dates - pushed)),
+            course_problem=problem,
+        )
+
+    def _planned(
+        self,
+        group: TherapyGroup,
+        actor: str,
+        first_date: Any,
+        start_time: Any,
+        duration_minutes: Any,
+        count: Any,
+        cadence: Any,
+        interval: Any,
+        skip_dates: Any,
+        kind: Any,
+    ) -> tuple[SessionPlan, list[TherapySession], list[TherapySession]]:
+        """The plan, the group's sessions so far, and the new sessions (not saved)."""
         group.require_active("plan sessions")
         session_kind = self._plan_kind(group, kind)
         plan = SessionPlan.parse(
@@ -131,13 +228,7 @@ class SessionCommands(CirclesBase):
             )
             for i, start in enumerate(plan.starts(zone(group.timezone)))
         ]
-        self._check_course(group, existing + new)
-        days: dict[UUID, ResourceDay] = {}
-        for session in new:
-            self._book(days, session, group.name, actor)
-        group.add_sessions([s.id for s in new], actor)
-        self.save(group, *new, *days.values())
-        return [s.id for s in new]
+        return plan, existing, new
 
     @staticmethod
     def _plan_kind(group: TherapyGroup, kind: Any) -> SessionKind:
