@@ -52,7 +52,7 @@ def test_every_collision_is_named_where_the_command_stops_at_the_first(app: Circ
     kinds = {(c.resource, c.session_id) for c in hit[0].collisions}
     assert kinds == {("therapist:t-ana", str(taken[9])), ("room:room-1", str(taken[9]))}
     assert hit[0].collisions[0].group_name == "Tuesday evening IPT"
-    assert hit[0].collisions[0].label == "10"
+    assert hit[0].collisions[0].label.startswith("#10 on 2027-05-04 18:00 EDT")
     assert len(preview.collisions) == 6
 
 
