@@ -200,6 +200,23 @@ def plan_sessions(call: Call, group_id: str) -> dict[str, Any]:
     return {"sessions": [app.get_session(i) for i in ids]}
 
 
+@bp.post("/groups/<group_id>/sessions/preview")
+@endpoint(
+    summary="Preview a plan: the sessions it would create, nothing saved",
+    description="The same body as a plan to POST /groups/{id}/sessions, refused the same "
+    "way. Answers each session's local start, the closures that pushed it, whether the "
+    "clocks changed before it, and every therapist or room collision (where saving stops "
+    "at the first with 409), and the course-length rule saving would break.",
+    tag=TAG,
+    roles=[COORDINATOR],
+    body=ss.PlanIn(),
+    response=ss.PlanPreview(),
+    errors=[404, 409],
+)
+def preview_plan(call: Call, group_id: str) -> Any:
+    return circles().preview_plan(group_id, call.actor, **call.body)
+
+
 @bp.get("/groups/<group_id>/sessions")
 @endpoint(
     summary="The group's sessions in number order",

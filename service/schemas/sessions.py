@@ -218,3 +218,48 @@ class Roster(Out):
         metadata={"description": "Patients enrolled at the session's time"},
     )
     guests = fields.List(fields.Nested(RosterGuest), required=True)
+
+
+class PlanCollision(Out):
+    """A session that already holds one of the plan's therapists or rooms then."""
+
+    resource = fields.String(required=True, metadata={"example": "therapist:t-ana"})
+    session_id = fields.String(required=True)
+    label = fields.String(required=True)
+    group_name = fields.String(required=True)
+    starts_at = fields.DateTime(required=True)
+    ends_at = fields.DateTime(required=True)
+
+
+class PlannedSession(Out):
+    number = fields.Integer(required=True)
+    kind = fields.Enum(SessionKind, by_value=True, required=True)
+    starts_at = fields.DateTime(required=True)
+    ends_at = fields.DateTime(required=True)
+    pushed_past = fields.List(
+        fields.Date(),
+        required=True,
+        metadata={"description": "Closures on the cadence skipped just before this session."},
+    )
+    clock_change = fields.Boolean(
+        required=True,
+        metadata={"description": "The clocks changed since the session before it (DST)."},
+    )
+    collisions = fields.List(fields.Nested(PlanCollision), required=True)
+
+
+class PlanPreview(Out):
+    """What the plan would create; nothing is saved."""
+
+    timezone = fields.String(required=True)
+    sessions = fields.List(fields.Nested(PlannedSession), required=True)
+    closures_unused = fields.List(
+        fields.Date(),
+        required=True,
+        metadata={"description": "Closure dates off the cadence: they push nothing."},
+    )
+    course_problem = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The course-length rule saving this plan would break."},
+    )

@@ -94,6 +94,7 @@ NOT_IN_TABLE = {
     ("POST", "/therapists/<therapist_id>/feed-tokens"): "issues a new token",
     ("POST", "/i/<token>/accept"): "the invitee holds a link, not an ETag; answering twice is 409",
     ("POST", "/i/<token>/decline"): "as accept",
+    ("POST", "/groups/<group_id>/sessions/preview"): "writes nothing: a plan's dry run",
 }
 
 

@@ -26,6 +26,7 @@ TABLE: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/groups/{group}", STAFF),
     ("PATCH", "/groups/{group}", {C}),
     ("POST", "/groups/{group}/sessions", {C}),
+    ("POST", "/groups/{group}/sessions/preview", {C}),
     ("GET", "/groups/{group}/sessions", {C, T}),
     ("POST", "/groups/{group}/open", {C}),
     ("POST", "/groups/{group}/start", {C}),
