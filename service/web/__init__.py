@@ -27,7 +27,16 @@ PAGE_PREFIXES = ("/home", "/sign-in", "/sign-out", "/account", "/admin/", "/my/"
 
 
 def register(app: Flask) -> None:
-    from service.web import admin, auth, coordinator, feed_links, my_invitations, therapist
+    from service.web import (
+        admin,
+        auth,
+        coordinator,
+        enrollments,
+        feed_links,
+        my_invitations,
+        plans,
+        therapist,
+    )
 
     app.config.setdefault("WEB_IDLE_MINUTES", float(os.environ.get("CIRCLES_IDLE_MINUTES", 15)))
     app.config.setdefault(
@@ -41,7 +50,8 @@ def register(app: Flask) -> None:
     app.config.setdefault("SIGNIN_ADDRESS_LIMIT", 20)
     app.config.setdefault("SIGNIN_WINDOW_MINUTES", 15)
     app.config.setdefault("TRUSTED_PROXIES", int(os.environ.get("CIRCLES_TRUSTED_PROXIES", 0)))
-    for module in (auth, admin, therapist, coordinator, feed_links, my_invitations):
+    modules = (auth, admin, therapist, coordinator, feed_links, my_invitations, plans, enrollments)
+    for module in modules:
         app.register_blueprint(module.bp)
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies > 0:
