@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from domain.errors import AdmissionClosedError
 from service.endpoint import COORDINATOR, invoke
 from service.routes import enrollments as enrollment_routes
 from service.routes import groups as group_routes
@@ -73,6 +74,10 @@ def enroll(group_id: str) -> BaseResponse:
         except REFUSALS as error:
             problem, errors = _problem(error, ENROLL_LABELS)
             group = _group(group_id)
+            if isinstance(error, AdmissionClosedError):
+                errors["admission_override_reason"] = [
+                    "Give the reason this patient joins although the group has closed."
+                ]
         else:
             notice(_enrolled_words(reply.data, _group(group_id)))
             return redirect(url_for("web_coord.group", group_id=group_id) + "#h-roster")
