@@ -141,7 +141,9 @@ def test_group_page_shows_settings_fees_roster_sessions_history(site: Site) -> N
     assert "America/New_York" in page and "2 to 2 patients" in page
     assert "60.00 USD" in page and "1 Apr 2027" in page  # the fee history, both periods
     assert "Patient p-3" in page and "Patient p-4" in page
-    assert "<strong>1.</strong> Patient p-5" in page and "waiting for a seat in this group" in page
+    waiting = r'<strong>1\.</strong> <a href="/web/enrollments/[0-9a-f-]+">Patient p-5</a>'
+    assert re.search(waiting, page)
+    assert "waiting for a seat in this group" in page
     assert "Thu 4 Mar 2027" in page and "10:00–11:30 EST" in page and "Thu 18 Mar 2027" in page
     assert "10:00–11:30 EDT" in page and "regular" in page
     history = site.api.get(f"/groups/{gid}/history").get_json()["items"]
