@@ -113,8 +113,9 @@ class SessionCommands(CirclesBase):
         course sessions weekly."""
         group = self._get(TherapyGroup, group_id, "group", expected_version)
         _, existing, new = self._planned(
-            group, actor, first_date, start_time, duration_minutes, count, cadence, interval,
-            skip_dates, kind,
+            group, actor, first_date=first_date, start_time=start_time,
+            duration_minutes=duration_minutes, count=count, cadence=cadence, interval=interval,
+            skip_dates=skip_dates, kind=kind,
         )  # fmt: skip
         self._check_course(group, existing + new)
         days: dict[UUID, ResourceDay] = {}
@@ -125,28 +126,14 @@ class SessionCommands(CirclesBase):
         return [s.id for s in new]
 
     def preview_plan(
-        self,
-        group_id: Any,
-        actor: str,
-        first_date: Any,
-        start_time: Any,
-        duration_minutes: Any,
-        count: Any,
-        cadence: Any = None,
-        interval: Any = None,
-        skip_dates: Any = (),
-        kind: Any = None,
-        expected_version: int | None = None,
+        self, group_id: Any, actor: str, expected_version: int | None = None, **plan: Any
     ) -> PlanPreview:
         """What ``plan_sessions`` with the same arguments would create, saving nothing: the
         sessions with the closures that pushed each and the clock changes before them, every
         therapist or room collision (the command stops at the first), and the course-length
         rule it would break. Input it would refuse is refused here the same way."""
         group = self._get(TherapyGroup, group_id, "group", expected_version)
-        plan, existing, new = self._planned(
-            group, actor, first_date, start_time, duration_minutes, count, cadence, interval,
-            skip_dates, kind,
-        )  # fmt: skip
+        parsed, existing, new = self._planned(group, actor, **plan)
         try:
             self._check_course(group, existing + new)
             problem = None
@@ -155,7 +142,7 @@ class SessionCommands(CirclesBase):
         # The plan's own sessions never overlap one another (a week or a month apart, at
         # most 8 hours long), so the bookings already saved are all there is to check.
         days: dict[UUID, ResourceDay] = {}
-        scheduled = plan.schedule()
+        scheduled = parsed.schedule()
         sessions = []
         previous: datetime | None = None
         for session, planned in zip(new, scheduled, strict=True):
@@ -185,36 +172,17 @@ class SessionCommands(CirclesBase):
         return PlanPreview(
             timezone=group.timezone,
             sessions=tuple(sessions),
-            closures_unused=tuple(sorted(plan.skip_dates - pushed)),
+            closures_unused=tuple(sorted(parsed.skip_dates - pushed)),
             course_problem=problem,
         )
 
     def _planned(
-        self,
-        group: TherapyGroup,
-        actor: str,
-        first_date: Any,
-        start_time: Any,
-        duration_minutes: Any,
-        count: Any,
-        cadence: Any,
-        interval: Any,
-        skip_dates: Any,
-        kind: Any,
+        self, group: TherapyGroup, actor: str, kind: Any = None, cadence: Any = None, **plan: Any
     ) -> tuple[SessionPlan, list[TherapySession], list[TherapySession]]:
         """The plan, the group's sessions so far, and the new sessions (not saved)."""
         group.require_active("plan sessions")
         session_kind = self._plan_kind(group, kind)
-        plan = SessionPlan.parse(
-            first_date,
-            start_time,
-            duration_minutes,
-            cadence,
-            count,
-            interval,
-            skip_dates,
-            session_kind,
-        )
+        parsed = SessionPlan.parse(cadence=cadence, kind=session_kind, **plan)
         existing = self.sessions_of(group)
         new = [
             self._new_session(
@@ -222,13 +190,13 @@ class SessionCommands(CirclesBase):
                 len(existing) + i + 1,
                 session_kind,
                 start,
-                plan.duration_minutes,
+                parsed.duration_minutes,
                 None,
                 actor,
             )
-            for i, start in enumerate(plan.starts(zone(group.timezone)))
+            for i, start in enumerate(parsed.starts(zone(group.timezone)))
         ]
-        return plan, existing, new
+        return parsed, existing, new
 
     @staticmethod
     def _plan_kind(group: TherapyGroup, kind: Any) -> SessionKind:

@@ -17,8 +17,9 @@ from domain.errors import AdmissionClosedError
 from service.endpoint import COORDINATOR, invoke
 from service.routes import enrollments as enrollment_routes
 from service.routes import groups as group_routes
-from service.web.coordinator import AREA_LABELS, _beside, _refused
-from service.web.pages import REFUSALS, FormProblem, current_user, notice, page, problem_of, render
+from service.web.coordinator import AREA_LABELS, _refused
+from service.web.forms import refusal
+from service.web.pages import REFUSALS, FormProblem, current_user, notice, page, render
 
 bp = Blueprint("web_enroll", __name__, template_folder="templates")
 
@@ -37,16 +38,6 @@ ENROLLMENT_LABELS = {
 
 def _given(name: str) -> str:
     return str(request.form.get(name, "")).strip()
-
-
-def _problem(error: Exception, labels: dict[str, str]) -> tuple[FormProblem, dict[str, list[str]]]:
-    """The problem, its field messages taken out to show beside their fields."""
-    problem = problem_of(error)
-    errors = _beside(problem, list(labels))
-    if errors and not problem.fields:
-        marked = ", ".join(labels[n] for n in labels if n in errors)
-        problem.detail = f"Nothing was saved. Correct the marked fields: {marked}."
-    return problem, errors
 
 
 def _group(group_id: Any) -> Any:
@@ -72,7 +63,7 @@ def enroll(group_id: str) -> BaseResponse:
         try:
             reply = invoke(group_routes.enroll, current_user(), body=body, group_id=group_id)
         except REFUSALS as error:
-            problem, errors = _problem(error, ENROLL_LABELS)
+            problem, errors = refusal(error, ENROLL_LABELS)
             group = _group(group_id)
             if isinstance(error, AdmissionClosedError):
                 errors["admission_override_reason"] = [
@@ -170,7 +161,7 @@ def intake(enrollment_id: str) -> BaseResponse:
             enrollment_id=enrollment_id,
         )
     except REFUSALS as error:
-        problem, errors = _problem(error, ENROLLMENT_LABELS)
+        problem, errors = refusal(error, ENROLLMENT_LABELS)
         return _enrollment_page(enrollment_id, problem, "intake", errors, sent)
     shown = reply.data
     notice(
@@ -191,7 +182,7 @@ def withdraw(enrollment_id: str) -> BaseResponse:
             enrollment_routes.withdraw, current_user(), body=body, enrollment_id=enrollment_id
         )
     except REFUSALS as error:
-        problem, errors = _problem(error, ENROLLMENT_LABELS)
+        problem, errors = refusal(error, ENROLLMENT_LABELS)
         return _enrollment_page(enrollment_id, problem, "withdraw", errors, sent)
     left = reply.data
     notice(_withdrawn_words(left))

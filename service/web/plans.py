@@ -20,8 +20,9 @@ from werkzeug.wrappers import Response as BaseResponse
 from domain.values import Cadence, Modality, SessionKind
 from service.endpoint import COORDINATOR, invoke
 from service.routes import groups as group_routes
-from service.web.coordinator import MODALITY_LABELS, _beside, _number, _refused
-from service.web.pages import REFUSALS, FormProblem, current_user, notice, page, problem_of, render
+from service.web.coordinator import MODALITY_LABELS, _number, _refused
+from service.web.forms import refusal
+from service.web.pages import REFUSALS, FormProblem, current_user, notice, page, render
 
 bp = Blueprint("web_plans", __name__, template_folder="templates")
 
@@ -31,10 +32,11 @@ CADENCE_LABELS = {
     Cadence.MONTHLY.value: "Every month, on the same date",
     Cadence.MONTHLY_WEEKDAY.value: "Every month, on the same weekday (e.g. 2nd Tuesday)",
 }
-KIND_LABELS = {k.value: k.value.capitalize() for k in SessionKind}
+# Beside the default (regular): an intake session, or maintenance after a course.
+KIND_LABELS = {k.value: k.value.capitalize() for k in SessionKind if k is not SessionKind.REGULAR}
 # Each field of a plan, by its name in problem+json, and its label on the form.
 PLAN_LABELS = {
-    "first_date": "First date", "start_time": "Start time", "duration_minutes": "Length",
+    "first_date": "First date", "start_time": "Start time", "duration_minutes": "Length in minutes",
     "cadence": "How often", "interval": "Weeks between sessions", "count": "How many sessions",
     "skip_dates": "Clinic closures", "kind": "Kind of session",
 }  # fmt: skip
@@ -94,10 +96,10 @@ def plan(group_id: str) -> BaseResponse:
     if request.method == "POST":
         sent = {k: v for k, v in request.form.items() if k not in ("csrf_token", "action")}
         body = plan_body(request.form)
-        print_ = fingerprint(body)
+        plan_print = fingerprint(body)
         version = request.form.get("version", "")
         try:
-            if request.form.get("action") == "save" and request.form.get("previewed") == print_:
+            if request.form.get("action") == "save" and request.form.get("previewed") == plan_print:
                 reply = invoke(
                     group_routes.plan_sessions,
                     user,
@@ -113,13 +115,9 @@ def plan(group_id: str) -> BaseResponse:
                 return redirect(url_for("web_coord.group", group_id=group_id) + "#h-sessions")
             changed = request.form.get("action") == "save"
             preview = invoke(group_routes.preview_plan, user, body=body, group_id=group_id)
-            previewed = print_
+            previewed = plan_print
         except REFUSALS as error:
-            problem = problem_of(error)
-            errors = _beside(problem, list(PLAN_LABELS))
-            if errors and not problem.fields:
-                marked = ", ".join(PLAN_LABELS[n] for n in PLAN_LABELS if n in errors)
-                problem.detail = f"Nothing was saved. Correct the marked fields: {marked}."
+            problem, errors = refusal(error, PLAN_LABELS)
             # The group may have changed (412): the next save goes with its version now.
             group = invoke(group_routes.get_group, user, group_id=group_id).data
     colliding = problem.extra.get("colliding_session_id") if problem else None
