@@ -9,7 +9,9 @@ in-process (the werkzeug test client, no sockets), for the demo therapist:
   ``GET /web/week`` vs ``GET /sessions?start=…&end=…``, the open and running groups and each
   one's ``/reports/attendance``; ``GET /web/groups`` vs ``GET /groups?limit=25``; and
   ``GET /web/groups/{id}`` vs ``GET /groups/{id}`` and its ``/enrollments``, ``/sessions``
-  and ``/history``.
+  and ``/history``; ``GET /web/enrollments/{id}`` vs ``GET /enrollments/{id}`` and its
+  group; the plan page's preview (``POST /web/groups/{id}/plan``) vs
+  ``POST /groups/{id}/sessions/preview`` with the same plan.
 
 Each pair is timed alternately, ``--n`` requests per side per round; the median of the
 rounds' ratios (page time / JSON time) is printed. Run:
@@ -131,6 +133,31 @@ def main() -> None:
                     gets(f"/groups/{group_id}", f"/groups/{group_id}/enrollments?limit=200",
                          f"/groups/{group_id}/sessions?limit=200",
                          f"/groups/{group_id}/history?limit=200"),
+                ),
+            }  # fmt: skip
+            enrollment = api.get(
+                f"/groups/{group_id}/enrollments?limit=1", headers=coord_auth
+            ).get_json()["items"][0]
+            form = coord.get(f"/web/groups/{group_id}/plan").get_data(as_text=True)
+            csrf = form.split('name="csrf_token" value="')[1].split('"')[0]
+            plan = {
+                "first_date": "2031-01-07",
+                "start_time": "09:00",
+                "duration_minutes": 90,
+                "cadence": "weekly",
+                "count": 12,
+            }
+            pairs |= {
+                "enrollment page": (
+                    lambda: coord.get(f"/web/enrollments/{enrollment['id']}"),
+                    gets(f"/enrollments/{enrollment['id']}", f"/groups/{group_id}"),
+                ),
+                "plan preview": (
+                    lambda: coord.post(f"/web/groups/{group_id}/plan", data={
+                        **{k: str(v) for k, v in plan.items()}, "csrf_token": csrf,
+                        "action": "preview"}),
+                    lambda: api.post(f"/groups/{group_id}/sessions/preview", json=plan,
+                                     headers=coord_auth),
                 ),
             }  # fmt: skip
             print(f"B6 pages vs JSON, demo clinic on SQLite, n={args.n}, rounds={args.rounds}")
