@@ -190,7 +190,10 @@ def withdraw(enrollment_id: str) -> BaseResponse:
 
 
 def _withdrawn_words(left: dict[str, Any]) -> str:
-    said = f"{left['patient_name']} ({left['patient_id']}) was withdrawn: {left['end_reason']}."
+    who = f"{left['patient_name']} ({left['patient_id']})"
+    if left["enrolled_at"] is None:  # never seated: they were waiting
+        return f"{who} was taken off the waitlist: {left['end_reason']}."
+    said = f"{who} was withdrawn: {left['end_reason']}."
     promoted_id = left["promoted_enrollment_id"]
     if promoted_id is not None:
         promoted = invoke(

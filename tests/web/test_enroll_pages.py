@@ -116,6 +116,13 @@ def test_withdraw_names_who_was_promoted(site: Site) -> None:
     assert "Why is the patient leaving?" not in browser.text(page)
     r = browser.submit(url, f"{page}/withdraw", reason="Twice")
     assert r.status_code == 409 and "Not possible in the current state" in r.get_data(as_text=True)
+    # Someone waiting is taken off the waitlist: nobody to promote.
+    _enroll(browser, url, patient_id="p-4", patient_name="Dee Late")
+    waiting = f"/web/enrollments/{_enrollments(site, group)['p-4']['id']}"
+    assert "waitlisted, position 1" in browser.text(waiting)
+    r = browser.submit(waiting, f"{waiting}/withdraw", reason="Found another group")
+    assert r.status_code == 302
+    assert "Dee Late (p-4) was taken off the waitlist: Found another group." in browser.text(url)
 
 
 def test_a_closed_group_needs_an_admission_override(site: Site) -> None:
