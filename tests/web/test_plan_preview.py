@@ -138,3 +138,23 @@ def test_refusals_beside_their_fields_nothing_lost(site: Site) -> None:
     # Without the CSRF token nothing is previewed or saved.
     r = browser.client.post(url, data={**PLAN, "action": "save"})
     assert r.status_code == 400
+
+
+def test_a_group_changed_since_the_preview_is_not_planned_over(site: Site) -> None:
+    browser = _dana(site)
+    group = site.api.group(name="Spring IPT", opened=False)
+    url = f"/web/groups/{group['id']}/plan"
+    page = _preview(browser, url, count="6")
+    previewed = re.search(r'name="previewed" value="([0-9a-f]+)"', page)
+    version = re.search(r'name="version" value="(\d+)"', page)
+    assert previewed and version
+    site.api.plan(group["id"], first_date="2027-09-07", count=6)  # someone else, meanwhile
+    r = browser.submit(url, **{**PLAN, "count": "6"}, action="save",
+                       previewed=previewed.group(1), version=version.group(1))  # fmt: skip
+    text = r.get_data(as_text=True)
+    assert r.status_code == 412 and "Changed since you read it" in text
+    assert 'value="2027-03-02"' in text and 'value="6"' in text
+    assert "6 sessions planned already" in text
+    fresh = re.search(r'name="version" value="(\d+)"', text)
+    assert fresh and fresh.group(1) != version.group(1)
+    assert len(site.api.get(f"/groups/{group['id']}/sessions").get_json()["items"]) == 6
