@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, url_for
+from marshmallow import Schema
 
 from domain.admission import waiting_for
 from domain.group import TherapyGroup
@@ -141,34 +143,51 @@ def update_group(call: Call, group_id: str) -> Reply:
     return _group_reply(group)
 
 
-def _lifecycle(name: str, summary: str, with_reason: bool = False) -> None:
-    def transition(call: Call, group_id: str) -> Reply:
-        command = getattr(circles(), f"{name}_group")
-        extra = {"reason": call.body["reason"]} if with_reason else {}
-        command(group_id, call.actor, expected_version=call.expected_version, **extra)
-        return _group_reply(circles().get_group(group_id))
-
-    transition.__name__ = f"{name}_group"
-    bp.add_url_rule(
-        f"/groups/<group_id>/{name}",
-        view_func=endpoint(
-            summary=summary,
-            tag=TAG,
-            roles=[COORDINATOR],
-            body=gs.ReasonIn() if with_reason else gs.NoBody(),
-            response=gs.Group(),
-            errors=[404, 409],
-            if_match=True,
-            etag=True,
-        )(transition),
-        methods=["POST"],
+def _transition(
+    summary: str, body: Schema | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """What every lifecycle route shares: a coordinator moves the group on, naming the version
+    read (If-Match), and gets the group back; a transition its state does not allow is 409."""
+    return endpoint(
+        summary=summary,
+        tag=TAG,
+        roles=[COORDINATOR],
+        body=body or gs.NoBody(),
+        response=gs.Group(),
+        errors=[404, 409],
+        if_match=True,
+        etag=True,
     )
 
 
-_lifecycle("open", "Open a planned group for enrollment")
-_lifecycle("start", "Start the course (needs min_size enrolled and the course planned)")
-_lifecycle("complete", "Complete a running group; its enrollments complete")
-_lifecycle("cancel", "Cancel the group, its future sessions and enrollments", with_reason=True)
+@bp.post("/groups/<group_id>/open")
+@_transition("Open a planned group for enrollment")
+def open_group(call: Call, group_id: str) -> Reply:
+    circles().open_group(group_id, call.actor, expected_version=call.expected_version)
+    return _group_reply(circles().get_group(group_id))
+
+
+@bp.post("/groups/<group_id>/start")
+@_transition("Start the course (needs min_size enrolled and the course planned)")
+def start_group(call: Call, group_id: str) -> Reply:
+    circles().start_group(group_id, call.actor, expected_version=call.expected_version)
+    return _group_reply(circles().get_group(group_id))
+
+
+@bp.post("/groups/<group_id>/complete")
+@_transition("Complete a running group; its enrollments complete")
+def complete_group(call: Call, group_id: str) -> Reply:
+    circles().complete_group(group_id, call.actor, expected_version=call.expected_version)
+    return _group_reply(circles().get_group(group_id))
+
+
+@bp.post("/groups/<group_id>/cancel")
+@_transition("Cancel the group, its future sessions and enrollments", gs.ReasonIn())
+def cancel_group(call: Call, group_id: str) -> Reply:
+    circles().cancel_group(
+        group_id, call.actor, call.body["reason"], expected_version=call.expected_version
+    )
+    return _group_reply(circles().get_group(group_id))
 
 
 @bp.post("/groups/<group_id>/sessions")
