@@ -44,24 +44,31 @@ STATUSES = tuple(s.value for s in AttendanceStatus)
 GUEST_PLACES = ("accepted", "attended", "no_show")
 
 
-def _recorder(kind: str) -> Any:
-    def handle(tx: Tx, nid: int, e: Any) -> None:
-        session = str(e.originator_id)
-        # A guest is their invitation (no PHI, joined with view_invitations as is).
-        shown = e.patient_id if kind == "patient" else str(e.invitation_id)
-        person = tx.sealer.index(shown, "patient") if kind == "patient" else shown
-        group_id, _, starts_at, _, _ = session_facts(tx, session)
-        tx.cache[("attendance rows", session)] = True
-        tx.execute(
-            "INSERT INTO view_attendance VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (session_id, kind,"
-            " person_id) DO UPDATE SET status=excluded.status, recorded_at=excluded.recorded_at",
-            (
-                session, kind, person, group_id, starts_at, enum_value(e.status),
-                tx.dialect.instant(timestamp(e)), tx.sealer.seal(shown, "person_id_sealed"),
-            ),
-        )  # fmt: skip
+def _write_attendance(tx: Tx, e: Any, kind: str, person: str, shown: str) -> None:
+    """One person's attendance at the session, replacing what was recorded before.
+    ``person`` is the key lookups use, ``shown`` the id reports show (sealed)."""
+    session = str(e.originator_id)
+    group_id, _, starts_at, _, _ = session_facts(tx, session)
+    tx.cache[("attendance rows", session)] = True
+    tx.execute(
+        "INSERT INTO view_attendance VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (session_id, kind,"
+        " person_id) DO UPDATE SET status=excluded.status, recorded_at=excluded.recorded_at",
+        (
+            session, kind, person, group_id, starts_at, enum_value(e.status),
+            tx.dialect.instant(timestamp(e)), tx.sealer.seal(shown, "person_id_sealed"),
+        ),
+    )  # fmt: skip
 
-    return handle
+
+def _patient_attendance_recorded(tx: Tx, nid: int, e: Any) -> None:
+    """A patient's attendance, or their cancellation ahead of the session (both events)."""
+    _write_attendance(tx, e, "patient", tx.sealer.index(e.patient_id, "patient"), e.patient_id)
+
+
+def _guest_attendance_recorded(tx: Tx, nid: int, e: Any) -> None:
+    # A guest is their invitation (no PHI, joined with view_invitations as is).
+    guest = str(e.invitation_id)
+    _write_attendance(tx, e, "guest", guest, guest)
 
 
 def _session_cancelled(tx: Tx, nid: int, e: Any) -> None:
@@ -90,9 +97,9 @@ def projection() -> Projection:
         TABLES,
         sealed=SEALED,
         handlers={
-            ev(TherapySession, "AttendanceRecorded"): _recorder("patient"),
-            ev(TherapySession, "AdvanceCancellationRecorded"): _recorder("patient"),
-            ev(TherapySession, "GuestAttendanceRecorded"): _recorder("guest"),
+            ev(TherapySession, "AttendanceRecorded"): _patient_attendance_recorded,
+            ev(TherapySession, "AdvanceCancellationRecorded"): _patient_attendance_recorded,
+            ev(TherapySession, "GuestAttendanceRecorded"): _guest_attendance_recorded,
             ev(TherapySession, "Rescheduled"): _session_rescheduled,
             ev(TherapySession, "Cancelled"): _session_cancelled,
         },

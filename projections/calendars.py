@@ -275,21 +275,47 @@ def _proposed(tx: Tx, nid: int, e: Any) -> None:
     )  # fmt: skip
 
 
-def _invitation_status(status: str) -> Any:
+def _set_invitation_status(tx: Tx, e: Any, status: str) -> None:
+    """The invitation's new status. Ending it shows its session cancelled in the invitee's
+    feed, so the entry's revision (added to the session's iCalendar SEQUENCE) grows."""
     bump = 1 if status in ENDED_INVITATION else 0
+    tx.execute(
+        "UPDATE view_invitations SET status=?, revision=revision+?, last_modified=?"
+        " WHERE invitation_id=?",
+        (status, bump, tx.dialect.instant(timestamp(e)), str(e.originator_id)),
+    )
 
-    def handle(tx: Tx, nid: int, e: Any) -> None:
-        tx.execute(
-            "UPDATE view_invitations SET status=?, revision=revision+?, last_modified=?"
-            " WHERE invitation_id=?",
-            (status, bump, tx.dialect.instant(timestamp(e)), str(e.originator_id)),
-        )
 
-    return handle
+def _invitation_approved(tx: Tx, nid: int, e: Any) -> None:
+    _set_invitation_status(tx, e, "approved")
+
+
+def _invitation_consented(tx: Tx, nid: int, e: Any) -> None:
+    _set_invitation_status(tx, e, "consented")
+
+
+def _invitation_sent(tx: Tx, nid: int, e: Any) -> None:
+    _set_invitation_status(tx, e, "sent")
+
+
+def _invitation_accepted(tx: Tx, nid: int, e: Any) -> None:
+    _set_invitation_status(tx, e, "accepted")
+
+
+def _invitation_declined(tx: Tx, nid: int, e: Any) -> None:
+    _set_invitation_status(tx, e, "declined")
+
+
+def _invitation_revoked(tx: Tx, nid: int, e: Any) -> None:
+    _set_invitation_status(tx, e, "revoked")
+
+
+def _invitation_cancelled(tx: Tx, nid: int, e: Any) -> None:
+    _set_invitation_status(tx, e, "cancelled")
 
 
 def _guest_attendance(tx: Tx, nid: int, e: Any) -> None:
-    _invitation_status("attended" if e.attended else "no_show")(tx, nid, e)
+    _set_invitation_status(tx, e, "attended" if e.attended else "no_show")
 
 
 def projection() -> Projection:
@@ -309,13 +335,13 @@ def projection() -> Projection:
             ev(Enrollment, "Withdrawn"): _ended,
             ev(Enrollment, "Completed"): _ended,
             ev(Invitation, "Proposed"): _proposed,
-            ev(Invitation, "Approved"): _invitation_status("approved"),
-            ev(Invitation, "ConsentRecorded"): _invitation_status("consented"),
-            ev(Invitation, "Sent"): _invitation_status("sent"),
-            ev(Invitation, "Accepted"): _invitation_status("accepted"),
-            ev(Invitation, "Declined"): _invitation_status("declined"),
-            ev(Invitation, "Revoked"): _invitation_status("revoked"),
-            ev(Invitation, "Cancelled"): _invitation_status("cancelled"),
+            ev(Invitation, "Approved"): _invitation_approved,
+            ev(Invitation, "ConsentRecorded"): _invitation_consented,
+            ev(Invitation, "Sent"): _invitation_sent,
+            ev(Invitation, "Accepted"): _invitation_accepted,
+            ev(Invitation, "Declined"): _invitation_declined,
+            ev(Invitation, "Revoked"): _invitation_revoked,
+            ev(Invitation, "Cancelled"): _invitation_cancelled,
             ev(Invitation, "AttendanceRecorded"): _guest_attendance,
             **optional,
         },

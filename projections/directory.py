@@ -65,16 +65,24 @@ def _group_created(tx: Tx, nid: int, e: Any) -> None:
     )
 
 
-def _set(column: str, value: Any) -> Any:
-    def handle(tx: Tx, nid: int, e: Any) -> None:
-        new = value(e) if callable(value) else value
-        if column in SEALED["view_groups"]:
-            new = tx.sealer.seal(new, column)
-        tx.execute(
-            f"UPDATE view_groups SET {column}=? WHERE group_id=?", (new, str(e.originator_id))
-        )
+def _group_status_changed(tx: Tx, nid: int, e: Any) -> None:
+    tx.execute(
+        "UPDATE view_groups SET status=? WHERE group_id=?",
+        (enum_value(e.status), str(e.originator_id)),
+    )
 
-    return handle
+
+def _group_cancelled(tx: Tx, nid: int, e: Any) -> None:
+    tx.execute(
+        "UPDATE view_groups SET status='cancelled' WHERE group_id=?", (str(e.originator_id),)
+    )
+
+
+def _group_renamed(tx: Tx, nid: int, e: Any) -> None:
+    tx.execute(
+        "UPDATE view_groups SET name=? WHERE group_id=?",
+        (tx.sealer.seal(e.name, "name"), str(e.originator_id)),
+    )
 
 
 def _capacity(tx: Tx, nid: int, e: Any) -> None:
@@ -114,33 +122,37 @@ def _enrollment_created(tx: Tx, nid: int, e: Any) -> None:
     _recount(tx, str(e.group_id))
 
 
-def _enrollment_status(status: str, at: str | None) -> Any:
-    def handle(tx: Tx, nid: int, e: Any) -> None:
-        sets, params = "status=?", [status]
-        if at is not None:
-            sets += f", {'enrolled_at' if at == 'enrolled_at' else 'ended_at'}=?"
-            params.append(tx.dialect.instant(getattr(e, at)))
-        row = tx.one(
-            f"UPDATE view_enrollments SET {sets} WHERE enrollment_id=? RETURNING group_id",
-            (*params, str(e.originator_id)),
-        )
-        assert row is not None
-        _recount(tx, row[0])
-
-    return handle
-
-
-def _rejoined(tx: Tx, nid: int, e: Any) -> None:
-    # Back on the waitlist means at its end: the new position in the log orders it.
-    status = enum_value(e.status)
-    seated = tx.dialect.instant(e.at) if status == "enrolled" else None
+def _update_enrollment(tx: Tx, e: Any, sets: str, params: tuple[Any, ...]) -> None:
+    """Change the enrollment's row (``sets``, an SQL SET list), then its group's counts."""
     row = tx.one(
-        "UPDATE view_enrollments SET status=?, enrolled_at=?, ended_at=NULL, seq=?"
-        " WHERE enrollment_id=? RETURNING group_id",
-        (status, seated, nid, str(e.originator_id)),
+        f"UPDATE view_enrollments SET {sets} WHERE enrollment_id=? RETURNING group_id",
+        (*params, str(e.originator_id)),
     )
     assert row is not None
     _recount(tx, row[0])
+
+
+def _enrollment_promoted(tx: Tx, nid: int, e: Any) -> None:
+    _update_enrollment(
+        tx, e, "status='enrolled', enrolled_at=?", (tx.dialect.instant(e.enrolled_at),)
+    )
+
+
+def _enrollment_withdrawn(tx: Tx, nid: int, e: Any) -> None:
+    _update_enrollment(tx, e, "status='withdrawn', ended_at=?", (tx.dialect.instant(e.at),))
+
+
+def _enrollment_completed(tx: Tx, nid: int, e: Any) -> None:
+    _update_enrollment(tx, e, "status='completed', ended_at=?", (tx.dialect.instant(e.at),))
+
+
+def _enrollment_rejoined(tx: Tx, nid: int, e: Any) -> None:
+    # Back on the waitlist means at its end: the new position in the log orders it.
+    status = enum_value(e.status)
+    seated = tx.dialect.instant(e.at) if status == "enrolled" else None
+    _update_enrollment(
+        tx, e, "status=?, enrolled_at=?, ended_at=NULL, seq=?", (status, seated, nid)
+    )
 
 
 def _intake(tx: Tx, nid: int, e: Any) -> None:
@@ -151,7 +163,11 @@ def _intake(tx: Tx, nid: int, e: Any) -> None:
 
 
 def projection() -> Projection:
-    optional = {ev(Enrollment, "Rejoined"): _rejoined} if hasattr(Enrollment, "Rejoined") else {}
+    optional = (
+        {ev(Enrollment, "Rejoined"): _enrollment_rejoined}
+        if hasattr(Enrollment, "Rejoined")
+        else {}
+    )
     return Projection(
         "directory",
         DDL,
@@ -159,15 +175,15 @@ def projection() -> Projection:
         sealed=SEALED,
         handlers={
             ev(TherapyGroup, "Created"): _group_created,
-            ev(TherapyGroup, "StatusChanged"): _set("status", lambda e: enum_value(e.status)),
-            ev(TherapyGroup, "Cancelled"): _set("status", "cancelled"),
-            ev(TherapyGroup, "Renamed"): _set("name", lambda e: e.name),
+            ev(TherapyGroup, "StatusChanged"): _group_status_changed,
+            ev(TherapyGroup, "Cancelled"): _group_cancelled,
+            ev(TherapyGroup, "Renamed"): _group_renamed,
             ev(TherapyGroup, "CapacityChanged"): _capacity,
             ev(TherapyGroup, "SessionsAdded"): _sessions_added,
             ev(Enrollment, "Created"): _enrollment_created,
-            ev(Enrollment, "Promoted"): _enrollment_status("enrolled", "enrolled_at"),
-            ev(Enrollment, "Withdrawn"): _enrollment_status("withdrawn", "at"),
-            ev(Enrollment, "Completed"): _enrollment_status("completed", "at"),
+            ev(Enrollment, "Promoted"): _enrollment_promoted,
+            ev(Enrollment, "Withdrawn"): _enrollment_withdrawn,
+            ev(Enrollment, "Completed"): _enrollment_completed,
             ev(Enrollment, "IntakeRecorded"): _intake,
             **optional,
         },
