@@ -319,7 +319,6 @@ def _guest_attendance(tx: Tx, nid: int, e: Any) -> None:
 
 
 def projection() -> Projection:
-    optional = {ev(Enrollment, "Rejoined"): _rejoined} if hasattr(Enrollment, "Rejoined") else {}
     return Projection(
         "calendars",
         DDL,
@@ -334,6 +333,7 @@ def projection() -> Projection:
             ev(Enrollment, "Promoted"): _promoted,
             ev(Enrollment, "Withdrawn"): _ended,
             ev(Enrollment, "Completed"): _ended,
+            ev(Enrollment, "Rejoined"): _rejoined,
             ev(Invitation, "Proposed"): _proposed,
             ev(Invitation, "Approved"): _invitation_approved,
             ev(Invitation, "ConsentRecorded"): _invitation_consented,
@@ -343,7 +343,6 @@ def projection() -> Projection:
             ev(Invitation, "Revoked"): _invitation_revoked,
             ev(Invitation, "Cancelled"): _invitation_cancelled,
             ev(Invitation, "AttendanceRecorded"): _guest_attendance,
-            **optional,
         },
     )
 

@@ -163,11 +163,6 @@ def _intake(tx: Tx, nid: int, e: Any) -> None:
 
 
 def projection() -> Projection:
-    optional = (
-        {ev(Enrollment, "Rejoined"): _enrollment_rejoined}
-        if hasattr(Enrollment, "Rejoined")
-        else {}
-    )
     return Projection(
         "directory",
         DDL,
@@ -184,8 +179,8 @@ def projection() -> Projection:
             ev(Enrollment, "Promoted"): _enrollment_promoted,
             ev(Enrollment, "Withdrawn"): _enrollment_withdrawn,
             ev(Enrollment, "Completed"): _enrollment_completed,
+            ev(Enrollment, "Rejoined"): _enrollment_rejoined,
             ev(Enrollment, "IntakeRecorded"): _intake,
-            **optional,
         },
     )
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
-
-from domain.enrollment import Enrollment
 from tests.domain.helpers import make_group, plan
 from tests.projections.conftest import World
 
@@ -157,7 +154,6 @@ def test_invitee_sees_one_session_moved_then_cancelled_or_revoked(world: World) 
     assert cal.session_for_invitation(ids[0]) is None
 
 
-@pytest.mark.skipif(not hasattr(Enrollment, "Rejoined"), reason="the domain has no rejoining")
 def test_a_patient_who_rejoins_gets_both_periods_of_sessions(world: World) -> None:
     app = world.app
     gid = make_group(app)
