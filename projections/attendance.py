@@ -41,6 +41,7 @@ DDL = [
 TABLES = ["view_attendance"]
 SEALED = {"view_attendance": ("person_id_sealed",)}
 STATUSES = tuple(s.value for s in AttendanceStatus)
+# Invitation states that give a guest a place on the roster.
 GUEST_PLACES = ("accepted", "attended", "no_show")
 
 
@@ -224,8 +225,8 @@ class AttendanceView:
                 "SELECT i.patient_id, i.invitee_name, a.status, i.invitation_id, i.status"
                 " FROM view_invitations i LEFT JOIN view_attendance a ON a.session_id ="
                 " i.session_id AND a.kind = 'guest' AND a.person_id = i.invitation_id"
-                f" WHERE i.session_id = ? AND (i.status IN {GUEST_PLACES} OR a.status IS NOT NULL)",
-                (sid,),
+                " WHERE i.session_id = ? AND (i.status IN (?,?,?) OR a.status IS NOT NULL)",
+                (sid, *GUEST_PLACES),
             )
         sealer = self.db.sealer
         shown = {0: "patient_id_sealed", 1: "patient_name"}
