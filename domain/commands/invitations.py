@@ -102,14 +102,8 @@ class InvitationCommands(CirclesBase):
         self.save(invitation)
         return invitation
 
-    @retrying
-    def send_invitation(
-        self, invitation_id: Any, actor: str, expected_version: int | None = None
-    ) -> Invitation:
-        invitation = self._get(Invitation, invitation_id, "invitation", expected_version)
-        invitation.send(self.clock(), actor)
-        self.save(invitation)
-        return invitation
+    # Sending an invitation issues the invitee's private link with it: see
+    # TokenCommands.send_invitation.
 
     @retrying
     def respond_to_invitation(self, invitation_id: Any, accept: bool, actor: str) -> Invitation:

@@ -89,7 +89,7 @@ class TokenCommands(CirclesBase):
         return issued
 
     @retrying
-    def send_invitation_with_link(
+    def send_invitation(
         self, invitation_id: Any, actor: str, expected_version: int | None = None
     ) -> tuple[Invitation, IssuedToken]:
         """Send the invitation and issue the invitee's private link, in one transaction."""

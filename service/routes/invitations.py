@@ -92,7 +92,7 @@ def record_consent(call: Call, invitation_id: str) -> Reply:
     secret=("url",),
 )
 def send_invitation(call: Call, invitation_id: str) -> Reply:
-    invitation, link = circles().send_invitation_with_link(
+    invitation, link = circles().send_invitation(
         invitation_id, call.actor, expected_version=call.expected_version
     )
     url = public_base() + f"/i/{link.token}"
