@@ -348,10 +348,12 @@ class CostsView:
         """What ``view_cost_lines.patient_id`` holds for the patient: their blind index."""
         return None if patient_id is None else self.db.sealer.index(patient_id, "patient")
 
-    def _totals(self, keys: str, where: str, params: list[Any]) -> list[Totals]:
+    def _add_up(self, keys: str, where: str, params: list[Any]) -> list[Totals]:
+        """The lines matching ``where``, added up per value of the ``keys`` columns and
+        currency (the key of each result is the ``keys`` values, as stored)."""
         raise NotImplementedError
 
-    def _query_totals(
+    def _totals_per(
         self,
         keys: str,
         from_date: date | None,
@@ -359,22 +361,21 @@ class CostsView:
         group_id: UUID | str | None,
         patient_id: str | None = None,
     ) -> list[Totals]:
+        """Totals per value of the ``keys`` columns over the lines the filters select."""
         where, params = _filters(
             from_date, to_date, group_id, self._key(patient_id), self.db.dialect
         )
-        return self._totals(keys, where, params)
+        return self._add_up(keys, where, params)
 
     def session_totals(
         self, from_date: date | None = None, to_date: date | None = None, group_id: Any = None
     ) -> list[Totals]:
         """Key: (session_id, group_id, session_date)."""
-        found = self._query_totals(
-            "session_id, group_id, session_date", from_date, to_date, group_id
-        )
+        found = self._totals_per("session_id, group_id, session_date", from_date, to_date, group_id)
         d = self.db.dialect
         return sorted(
             (
-                Totals((UUID(t.key[0]), UUID(t.key[1]), d.to_day(t.key[2])), *_rest(t))
+                Totals((UUID(t.key[0]), UUID(t.key[1]), d.to_day(t.key[2])), *_figures(t))
                 for t in found
             ),
             key=lambda t: (t.key[2], str(t.key[0])),
@@ -384,9 +385,9 @@ class CostsView:
         self, from_date: date | None = None, to_date: date | None = None, group_id: Any = None
     ) -> list[Totals]:
         """Key: (group_id,)."""
-        found = self._query_totals("group_id", from_date, to_date, group_id)
+        found = self._totals_per("group_id", from_date, to_date, group_id)
         return sorted(
-            (Totals((UUID(t.key[0]),), *_rest(t)) for t in found), key=lambda t: str(t.key)
+            (Totals((UUID(t.key[0]),), *_figures(t)) for t in found), key=lambda t: str(t.key)
         )
 
     def month_totals(
@@ -394,7 +395,7 @@ class CostsView:
     ) -> list[Totals]:
         """Key: ("YYYY-MM",), the month of the session in its group's zone."""
         return sorted(
-            self._query_totals("month", from_date, to_date, group_id),
+            self._totals_per("month", from_date, to_date, group_id),
             key=lambda t: (t.key, t.currency),
         )
 
@@ -402,7 +403,7 @@ class CostsView:
         self, from_date: date | None = None, to_date: date | None = None, group_id: Any = None
     ) -> list[Totals]:
         """Key: (currency,): everything in the period, one total per currency."""
-        found = self._query_totals("currency", from_date, to_date, group_id)
+        found = self._totals_per("currency", from_date, to_date, group_id)
         return sorted(found, key=lambda t: t.currency)
 
     def statement(
@@ -411,21 +412,22 @@ class CostsView:
         """The patient's lines in all their groups, sessions from ``from_date`` to
         ``to_date`` inclusive (local session dates), with totals per currency."""
         lines = self.lines(from_date, to_date, patient_id=patient_id)
-        found = self._query_totals("patient_id", from_date, to_date, None, patient_id)
+        found = self._totals_per("patient_id", from_date, to_date, None, patient_id)
         totals = [replace(t, key=(patient_id,)) for t in found]  # the id, not its blind index
         return Statement(
             patient_id, from_date, to_date, lines, sorted(totals, key=lambda t: t.currency)
         )
 
 
-def _rest(t: Totals) -> tuple[Any, ...]:
+def _figures(t: Totals) -> tuple[Any, ...]:
+    """Everything a Totals holds but its key, to rebuild it with a typed key."""
     return t.currency, t.lines, t.billable, t.total, t.maintenance_subtotal
 
 
 class SQLiteCostsView(CostsView):
     """SQLite has no exact decimal type: fetch the amounts and add them as ``Decimal``."""
 
-    def _totals(self, keys: str, where: str, params: list[Any]) -> list[Totals]:
+    def _add_up(self, keys: str, where: str, params: list[Any]) -> list[Totals]:
         n = keys.count(",") + 1
         with self.db.read() as tx:
             rows = tx.all(
@@ -440,13 +442,13 @@ class SQLiteCostsView(CostsView):
             acc[2] += amount
             if kind == SessionKind.MAINTENANCE.value:
                 acc[3] += amount
-        return [_totals(k[:n], k[n], *acc) for k, acc in sums.items()]
+        return [_quantized_totals(k[:n], k[n], *acc) for k, acc in sums.items()]
 
 
 class PostgresCostsView(CostsView):
     """NUMERIC is exact: let PostgreSQL add up."""
 
-    def _totals(self, keys: str, where: str, params: list[Any]) -> list[Totals]:
+    def _add_up(self, keys: str, where: str, params: list[Any]) -> list[Totals]:
         n = keys.count(",") + 1
         with self.db.read() as tx:
             rows = tx.all(
@@ -455,12 +457,13 @@ class PostgresCostsView(CostsView):
                 f" FROM view_cost_lines WHERE {where} GROUP BY {keys}, currency",
                 params,
             )
-        return [_totals(tuple(r[:n]), r[n], *r[n + 1 :]) for r in rows]
+        return [_quantized_totals(tuple(r[:n]), r[n], *r[n + 1 :]) for r in rows]
 
 
-def _totals(
+def _quantized_totals(
     key: tuple[Any, ...], currency: str, lines: int, billable: int, total: Any, maint: Any
 ) -> Totals:
+    """Totals from the sums as the engine returns them, money quantized to the currency."""
     unit = minor_unit(currency)
     return Totals(
         key, currency, int(lines), int(billable), Decimal(total).quantize(unit),
