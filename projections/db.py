@@ -20,10 +20,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from projections.postgres_copy import PipelineSwitch, Staging
 from projections.sealing import IDENTITY, Sealer
-from projections.staging import PipelineSwitch, Staging
 from projections.store import StoreSettings
-from projections.writes import BulkSender, WriteBuffer
+from projections.write_buffer import BulkSender, WriteBuffer
 
 Row = tuple[Any, ...]
 
@@ -94,7 +94,7 @@ class Tx:
     """One open transaction (or autocommit reads) on a view connection.
 
     Writes (``execute``, ``executemany``) are queued and sent in batches before the next
-    read that could see them, and at commit: see :mod:`projections.writes`.
+    read that could see them, and at commit: see :mod:`projections.write_buffer`.
     """
 
     def __init__(
@@ -234,7 +234,7 @@ class ViewDatabase:
             if self.is_postgres:
                 # Pipeline mode: writes whose results nobody reads are sent without waiting
                 # for each round trip; a read in between syncs the pipeline first. A COPY
-                # of a large run steps out of the pipeline and back in (projections.staging).
+                # of a large run steps out of the pipeline and back in (projections.postgres_copy).
                 with conn.transaction(), PipelineSwitch(conn) as pipeline:
                     tx = Tx(conn, self.dialect, pipeline, self.sealer)
                     yield tx

@@ -13,11 +13,11 @@ from domain.application import Circles
 from projections.store import StoreSettings
 from service.context import Services
 from service.errors import register_error_handlers
-from service.head import StoreHead
+from service.feed_freshness import StoreHead
 from service.headers import install as install_security_headers
+from service.keys_and_idempotency import ServiceStorage
 from service.links import configure as configure_links
 from service.logmask import install as install_log_masking
-from service.storage import ServiceStorage
 
 MAX_BODY_BYTES = 64 * 1024
 

@@ -15,7 +15,7 @@ from flask import Flask, current_app
 
 from projections.rebuild import ProgressBar
 from service.context import services
-from service.storage import ROLES
+from service.keys_and_idempotency import ROLES
 
 # Demo staff who sign in to the pages: (email, name, role, therapist id).
 DEMO_USERS = [

@@ -11,7 +11,7 @@ from flask import current_app
 
 from domain.application import Circles
 from projections.store import StoreSettings
-from service.storage import ServiceStorage
+from service.keys_and_idempotency import ServiceStorage
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Services:
     storage: ServiceStorage
     clock: Callable[[], datetime]
     reads: Any = None  # service.reads.ReadSide when the projections are available
-    head: Any = None  # service.head.StoreHead: has anything been written since?
+    head: Any = None  # service.feed_freshness.StoreHead: has anything been written since?
     extra: dict[str, Any] = field(default_factory=dict)
 
     def require_reads(self) -> Any:

@@ -20,7 +20,7 @@ from werkzeug.exceptions import ClientDisconnected
 
 from service.context import services
 from service.errors import ApiError, flatten_messages
-from service.storage import InFlight, Mismatch, Replay, StaffKey, StoredReply
+from service.keys_and_idempotency import InFlight, Mismatch, Replay, StaffKey, StoredReply
 
 COORDINATOR = "coordinator"
 THERAPIST = "therapist"

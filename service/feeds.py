@@ -1,12 +1,12 @@
 """Serving iCalendar feeds: which sessions a token shows, conditional GET, a body cache.
 
 A rendered body is kept per token hash (or group) together with the event store's head
-token (:mod:`service.head`) and the day it was rendered for. While neither has moved,
+token (:mod:`service.feed_freshness`) and the day it was rendered for. While neither has moved,
 nothing a feed shows can have changed, so a request costs the head token and a hash — that
 is what keeps the ``304`` path near ``/healthz`` (SPEC §7 B3). The token is one
 ``max(notification id)`` query on SQLite; on PostgreSQL it is a generation moved by this
 process's writes at once and by other processes' writes through LISTEN/NOTIFY (stale by
-the notification latency plus one query; see :mod:`service.head`), with no query per
+the notification latency plus one query; see :mod:`service.feed_freshness`), with no query per
 request. Any new event anywhere, or a new day (the window moves), renders again; a revoked
 token is an event, so it is never served from the cache.
 
@@ -58,7 +58,7 @@ NOT_FOUND = "There is no calendar at this address."
 class RenderedFeed:
     body: bytes
     etag: str
-    head: Hashable  # service.head.StoreHead.token() before rendering
+    head: Hashable  # service.feed_freshness.StoreHead.token() before rendering
     day: date
     expires: datetime | None  # after this instant the address stops working (404)
     last_modified: datetime  # UTC, whole seconds

@@ -20,7 +20,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from service.storage import ROLES, _Database, _is_unique_violation, hash_key
+from service.keys_and_idempotency import ROLES, _Database, _is_unique_violation, hash_key
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 200

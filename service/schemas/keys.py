@@ -6,8 +6,8 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from service.keys_and_idempotency import ROLES
 from service.schemas.common import Id, Out, SecretWithheld, Strict, Text, page_of
-from service.storage import ROLES
 
 
 class KeyCreate(Strict):

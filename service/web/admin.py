@@ -10,8 +10,8 @@ from flask import Blueprint, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from service.endpoint import ADMIN
+from service.keys_and_idempotency import ROLES
 from service.staff import StaffUser, StaffUserError, generate_password
-from service.storage import ROLES
 from service.web.pages import PageRefusal, accounts, current_user, notice, now, page, render
 
 bp = Blueprint("web_admin", __name__, template_folder="templates")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.storage import hash_key
+from service.keys_and_idempotency import hash_key
 from service.web import is_page
 from tests.service.conftest import Api, group_body, problem
 

@@ -14,7 +14,7 @@ transaction and sends them only when something reads or the transaction commits:
   writes come between (a batch of a rebuild sends each as one run). Anything not recognised
   as an INSERT/UPDATE/DELETE naming its tables stays where it is and nothing moves past it.
   A run may go out some faster way instead (``bulk``: PostgreSQL's COPY, see
-  :mod:`projections.staging`);
+  :mod:`projections.postgres_copy`);
 * a read first sends every queued write up to the last one naming a table it reads (all of
   them, unless it is a plain SELECT), so a handler always sees what earlier handlers wrote.
 

@@ -13,8 +13,8 @@ import pytest
 
 from domain.application import Circles
 from projections.store import StoreSettings
-from service import create_app, head
-from service.head import StoreHead
+from service import create_app, feed_freshness
+from service.feed_freshness import StoreHead
 from tests.conftest import Clock
 from tests.domain.helpers import make_group
 from tests.feeds.test_feeds import issue, path_of
@@ -89,8 +89,8 @@ def test_a_write_elsewhere_reaches_the_feed_by_notification_without_a_query_per_
     two_processes: tuple[Api, Api], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The listener's periodic check (a safety net) must not be what finds the write.
-    monkeypatch.setattr(head, "CHECK_SECONDS", 600.0)
-    monkeypatch.setattr(head, "LEASE_SECONDS", 600.0)
+    monkeypatch.setattr(feed_freshness, "CHECK_SECONDS", 600.0)
+    monkeypatch.setattr(feed_freshness, "LEASE_SECONDS", 600.0)
     here, elsewhere = two_processes
     path, sessions = patient_feed(here)
     before = body(here, path)
@@ -119,9 +119,9 @@ def test_a_write_here_is_in_the_next_read_without_waiting_for_its_notification(
 ) -> None:
     # A deaf listener that checks the head only when it connects: only the save hook can
     # move the head.
-    monkeypatch.setattr(head, "listen", deaf)
-    monkeypatch.setattr(head, "CHECK_SECONDS", 600.0)
-    monkeypatch.setattr(head, "LEASE_SECONDS", 600.0)
+    monkeypatch.setattr(feed_freshness, "listen", deaf)
+    monkeypatch.setattr(feed_freshness, "CHECK_SECONDS", 600.0)
+    monkeypatch.setattr(feed_freshness, "LEASE_SECONDS", 600.0)
     keys: dict[str, str] = {}
     here = web_process(pg_schema, clock, keys)
     elsewhere = web_process(pg_schema, clock, keys)
@@ -149,8 +149,8 @@ def test_a_write_here_is_in_the_next_read_without_waiting_for_its_notification(
 def test_a_missed_notification_is_caught_by_the_periodic_check(
     two_processes: tuple[Api, Api], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(head, "listen", deaf)
-    monkeypatch.setattr(head, "CHECK_SECONDS", 0.2)
+    monkeypatch.setattr(feed_freshness, "listen", deaf)
+    monkeypatch.setattr(feed_freshness, "CHECK_SECONDS", 0.2)
     here, elsewhere = two_processes
     path, sessions = patient_feed(here)
     body(here, path)
@@ -167,7 +167,7 @@ def test_without_a_listener_every_request_asks_the_store(
     def unreachable(*_: Any, **__: Any) -> Any:
         raise psycopg.OperationalError("connection refused (test)")
 
-    monkeypatch.setattr(head, "listen", unreachable)
+    monkeypatch.setattr(feed_freshness, "listen", unreachable)
     here, elsewhere = two_processes
     path, sessions = patient_feed(here)
     assert body(here, path).count(CANCELLED) == 0

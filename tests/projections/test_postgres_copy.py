@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.application import Circles
-from projections import staging
+from projections import postgres_copy
 from projections.db import ViewDatabase
 from projections.rebuild import rebuild
 from projections.runner import Projector
@@ -67,7 +67,7 @@ def views(pg_schema: StoreSettings) -> Iterator[ViewDatabase]:
 
 def _play(db: ViewDatabase, steps: list[tuple[str, Any]], threshold: int) -> list[Any]:
     """Run ``steps`` in transactions split at each "commit"; what reads saw, then the tables."""
-    staging.THRESHOLD = threshold
+    postgres_copy.THRESHOLD = threshold
     with db.write() as tx:
         for statement in SCHEMA:
             tx.execute(statement)
@@ -100,11 +100,11 @@ def _play(db: ViewDatabase, steps: list[tuple[str, Any]], threshold: int) -> lis
 def test_staged_runs_write_what_executemany_writes(
     views: ViewDatabase, steps: list[tuple[str, Any]]
 ) -> None:
-    default = staging.THRESHOLD
+    default = postgres_copy.THRESHOLD
     try:
         assert _play(views, steps, threshold=2) == _play(views, steps, threshold=10**9)
     finally:
-        staging.THRESHOLD = default
+        postgres_copy.THRESHOLD = default
 
 
 def _row(k: int, n: int = 1) -> tuple[Any, ...]:
@@ -115,15 +115,15 @@ def _row(k: int, n: int = 1) -> tuple[Any, ...]:
 def _copies(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Sizes of the runs that went through COPY from now on."""
     sizes: list[int] = []
-    send = staging.Staging.send
+    send = postgres_copy.Staging.send
 
-    def counting(self: staging.Staging, sql: str, rows: list[Any]) -> bool:
+    def counting(self: postgres_copy.Staging, sql: str, rows: list[Any]) -> bool:
         done = send(self, sql, rows)
         if done:
             sizes.append(len(rows))
         return done
 
-    monkeypatch.setattr(staging.Staging, "send", counting)
+    monkeypatch.setattr(postgres_copy.Staging, "send", counting)
     return sizes
 
 
@@ -131,8 +131,8 @@ def test_large_runs_go_through_copy_and_repeated_keys_do_not(
     views: ViewDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     copies = _copies(monkeypatch)
-    _play(views, [], threshold=staging.THRESHOLD)
-    many = staging.THRESHOLD + 10
+    _play(views, [], threshold=postgres_copy.THRESHOLD)
+    many = postgres_copy.THRESHOLD + 10
     with views.write() as tx:
         tx.executemany(UPSERT_S, [_row(k) for k in range(many)])
     with views.write() as tx:  # the same keys again: each row adds to the stored n
@@ -151,8 +151,8 @@ def test_a_rolled_back_transaction_leaves_staging_usable(
 ) -> None:
     """The staging table made in a transaction that rolls back goes with it."""
     copies = _copies(monkeypatch)
-    _play(views, [], threshold=staging.THRESHOLD)
-    many = staging.THRESHOLD
+    _play(views, [], threshold=postgres_copy.THRESHOLD)
+    many = postgres_copy.THRESHOLD
     with pytest.raises(RuntimeError), views.write() as tx:
         tx.executemany(UPSERT_S, [_row(k) for k in range(many)])
         tx.flush()
@@ -172,11 +172,11 @@ def test_views_rebuilt_through_staging_equal_views_written_row_by_row(
     try:
         populate(app, clock, groups=3)
         copies = _copies(monkeypatch)
-        monkeypatch.setattr(staging, "THRESHOLD", 2)
+        monkeypatch.setattr(postgres_copy, "THRESHOLD", 2)
         rebuild(app, pg_schema, restart=True)
         staged = views.dump()
         assert copies
-        monkeypatch.setattr(staging, "THRESHOLD", 10**9)
+        monkeypatch.setattr(postgres_copy, "THRESHOLD", 10**9)
         rebuild(app, pg_schema, restart=True, batch_size=7)
         assert views.dump() == staged
     finally:

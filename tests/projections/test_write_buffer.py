@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.writes import WriteBuffer
+from projections.write_buffer import WriteBuffer
 
 SCHEMA = [
     "CREATE TABLE view_a (k INTEGER PRIMARY KEY, v INTEGER NOT NULL)",
