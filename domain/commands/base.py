@@ -5,20 +5,28 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
 from domain.admission import Admission, admission
 from domain.enrollment import Enrollment, enrollment_id
-from domain.errors import ConflictError, InvalidInputError, NotFoundError, StaleVersionError
+from domain.errors import (
+    ConflictError,
+    DomainError,
+    InvalidInputError,
+    NotFoundError,
+    StaleVersionError,
+)
 from domain.group import TherapyGroup
 from domain.invitation import Invitation
+from domain.repository import CirclesRepository
 from domain.schedule import ResourceDay, utc_days
 from domain.session import TherapySession
 from domain.transcodings import register_all
@@ -29,6 +37,13 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 MAX_ATTEMPTS = 40
+
+# Aggregates a ``cache_first`` attempt took from the cache; None outside such an attempt.
+_CACHED_READS: ContextVar[list[Aggregate] | None] = ContextVar("cached_reads", default=None)
+
+
+class _Unconfirmed(Exception):
+    """A cache-first attempt would save without the store checking every version it read."""
 
 
 def retrying(fn: Callable[P, R]) -> Callable[P, R]:
@@ -50,6 +65,32 @@ def retrying(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def cache_first(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run a command first on the aggregates as this process last saw them (no query to ask
+    the store whether they changed), and again from fresh reads unless that is known safe.
+
+    Safe means: the save writes a new event on every aggregate read from the cache, so the
+    store's optimistic concurrency check (one event per aggregate version) refuses it if any
+    was stale, and the command is re-run from a fresh read. Anything else — a refusal by the
+    rules, a stale If-Match, a concurrency conflict, or a cached aggregate left unchanged —
+    is decided again on fresh reads, so a cached read never decides an answer alone.
+    Put it inside ``retrying``.
+    """
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = _CACHED_READS.set([])
+        try:
+            return fn(*args, **kwargs)
+        except (DomainError, IntegrityError, _Unconfirmed):
+            pass
+        finally:
+            _CACHED_READS.reset(token)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def as_uuid(value: Any, what: str) -> UUID:
     if isinstance(value, UUID):
         return value
@@ -57,6 +98,16 @@ def as_uuid(value: Any, what: str) -> UUID:
         return UUID(str(value))
     except ValueError:
         raise NotFoundError(f"no {what} with id {value!r}") from None
+
+
+def require_version(aggregate: Aggregate, what: str, expected_version: int | None) -> None:
+    """If-Match: the client changes what it read, or is told it changed meanwhile."""
+    if expected_version is not None and aggregate.version != expected_version:
+        raise StaleVersionError(
+            f"the {what} has changed since you read it (you had version "
+            f"{expected_version}, it is now {aggregate.version}); reload and try again",
+            current_version=aggregate.version,
+        )
 
 
 def optional_text(value: Any, field: str, max_length: int = 200) -> str | None:
@@ -93,6 +144,33 @@ class CirclesBase(Application[UUID]):
         # learns of this application's writes at once.
         self.on_saved: list[Callable[[int], None]] = []
 
+    def construct_repository(self) -> Repository[UUID]:
+        """The library's repository, as configured by the environment, copying cached
+        aggregates with ``working_copy`` (see domain.repository)."""
+        found = super().construct_repository()
+        repository = CirclesRepository(
+            event_store=found.event_store,
+            snapshot_store=found.snapshot_store,
+            fastforward=found.fastforward,
+            fastforward_skipping=found.fastforward_skipping,
+            deepcopy_from_cache=found.deepcopy_from_cache,
+        )
+        repository.cache = found.cache
+        return repository
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        cached = _CACHED_READS.get()
+        if cached:
+            saved = {id(obj) for obj in objs if isinstance(obj, Aggregate) and obj.pending_events}
+            if any(id(aggregate) not in saved for aggregate in cached):
+                raise _Unconfirmed
+        recordings = super().save(*objs, **kwargs)
+        assert isinstance(self.repository, CirclesRepository)
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                self.repository.remember(obj)
+        return recordings
+
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         super()._notify(recordings)
         if recordings and self.on_saved:
@@ -107,28 +185,44 @@ class CirclesBase(Application[UUID]):
     # --- loading ------------------------------------------------------------------------------
 
     def _get(
-        self, cls: type[A], aggregate_id: Any, what: str, expected_version: int | None = None
+        self,
+        cls: type[A],
+        aggregate_id: Any,
+        what: str,
+        expected_version: int | None = None,
+        fresh: bool = False,
     ) -> A:
+        """A command's read: from the cache in a ``cache_first`` attempt unless ``fresh``
+        (what the public ``get_*`` reads ask for: their callers decide on what they read
+        and save nothing that would check it), else from the store."""
         uid = as_uuid(aggregate_id, what)
-        try:
-            aggregate: Aggregate = self.repository.get(uid, projector_func=project)
-        except AggregateNotFoundError:
-            raise NotFoundError(f"no {what} with id {uid}") from None
+        aggregate = None if fresh else self._cached(uid)
+        if aggregate is None:
+            try:
+                aggregate = self.repository.get(uid, projector_func=project)
+            except AggregateNotFoundError:
+                raise NotFoundError(f"no {what} with id {uid}") from None
         if not isinstance(aggregate, cls):
             raise NotFoundError(f"no {what} with id {uid}")
-        if expected_version is not None and aggregate.version != expected_version:
-            raise StaleVersionError(
-                f"the {what} has changed since you read it (you had version "
-                f"{expected_version}, it is now {aggregate.version}); reload and try again",
-                current_version=aggregate.version,
-            )
+        require_version(aggregate, what, expected_version)
         return aggregate
 
+    def _cached(self, uid: UUID) -> Aggregate | None:
+        """In a ``cache_first`` attempt, the cached aggregate (noted as read), else None."""
+        reads = _CACHED_READS.get()
+        if reads is None:
+            return None
+        assert isinstance(self.repository, CirclesRepository)
+        found = self.repository.cached(uid)
+        if found is not None:
+            reads.append(found)
+        return found
+
     def get_group(self, group_id: Any) -> TherapyGroup:
-        return self._get(TherapyGroup, group_id, "group")
+        return self._get(TherapyGroup, group_id, "group", fresh=True)
 
     def get_session(self, session_id: Any) -> TherapySession:
-        return self._get(TherapySession, session_id, "session")
+        return self._get(TherapySession, session_id, "session", fresh=True)
 
     def sessions_of(self, group: TherapyGroup) -> list[TherapySession]:
         return [self.get_session(sid) for sid in group.session_ids]

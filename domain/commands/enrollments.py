@@ -70,7 +70,7 @@ class EnrollmentCommands(CirclesBase):
         return enrollment.id, enrollment.status
 
     def get_enrollment(self, enrollment_id: Any) -> Enrollment:
-        return self._get(Enrollment, enrollment_id, "enrollment")
+        return self._get(Enrollment, enrollment_id, "enrollment", fresh=True)
 
     @retrying
     def record_intake(

@@ -26,7 +26,7 @@ def email(value: Any) -> str | None:
 
 class InvitationCommands(CirclesBase):
     def get_invitation(self, invitation_id: Any) -> Invitation:
-        return self._get(Invitation, invitation_id, "invitation")
+        return self._get(Invitation, invitation_id, "invitation", fresh=True)
 
     @retrying
     def propose_invitation(

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.commands.base import CirclesBase, as_uuid, retrying, text
+from domain.commands.base import (
+    CirclesBase,
+    as_uuid,
+    cache_first,
+    require_version,
+    retrying,
+    text,
+)
 from domain.commands.groups import COURSE_KINDS, course_sessions
 from domain.course import check_dit_window, check_plan_length
 from domain.enrollment import Enrollment, enrollment_id
@@ -338,13 +346,25 @@ class SessionCommands(CirclesBase):
         return enrollment
 
     @retrying
+    @cache_first
     def record_attendance(
-        self, session_id: Any, actor: str, records: Any, expected_version: int | None = None
+        self,
+        session_id: Any,
+        actor: str,
+        records: Any,
+        expected_version: int | None = None,
+        authorize: Callable[[TherapySession], None] | None = None,
     ) -> TherapySession:
-        """Set or correct attendance for the people listed; others keep what they had."""
+        """Set or correct attendance for the people listed; others keep what they had.
+
+        ``authorize`` (the caller's scope check) sees the session before anything else is
+        decided about it, so a caller out of scope learns nothing, not even its version."""
         if not isinstance(records, list | tuple) or not records:
             raise InvalidInputError("records must list at least one attendance", field="records")
-        session = self._get(TherapySession, session_id, "session", expected_version)
+        session = self._get(TherapySession, session_id, "session")
+        if authorize is not None:
+            authorize(session)
+        require_version(session, "session", expected_version)
         session.require_started(self.clock())
         changed: list[Aggregate] = [session]
         seen: set[str] = set()

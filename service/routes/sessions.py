@@ -173,14 +173,16 @@ def cancel_session(call: Call, session_id: str) -> Reply:
     etag=True,
 )
 def record_attendance(call: Call, session_id: str) -> Reply:
-    app = circles()
-    require_session_scope(call, app.get_session(session_id))
     records = [
         {k: (str(v) if k == "invitation_id" else v) for k, v in record.items()}
         for record in call.body["records"]
     ]
-    session = app.record_attendance(
-        session_id, call.actor, records, expected_version=call.expected_version
+    session = circles().record_attendance(
+        session_id,
+        call.actor,
+        records,
+        expected_version=call.expected_version,
+        authorize=lambda found: require_session_scope(call, found),
     )
     return _session_reply(session)
 
