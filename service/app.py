@@ -37,7 +37,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings: StoreSettings = app.config.get("STORE") or StoreSettings.from_env()
     clock = app.config.get("CLOCK") or (lambda: datetime.now(UTC))
     # Cached aggregates are fast-forwarded from the store on every read (so several
-    # processes stay consistent) and deep-copied before a command touches them.
+    # processes stay consistent) and copied (domain.repository.working_copy) before a
+    # command touches them; recording attendance reads them cache-first (see cache_first).
     env = {
         **settings.eventsourcing_env(),
         "AGGREGATE_CACHE_MAXSIZE": str(app.config.get("AGGREGATE_CACHE_MAXSIZE", 2000)),

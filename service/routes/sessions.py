@@ -184,7 +184,7 @@ def record_attendance(call: Call, session_id: str) -> Reply:
         expected_version=call.expected_version,
         authorize=lambda found: require_session_scope(call, found),
     )
-    return _session_reply(session)
+    return Reply(ss.session_answer(session), etag=session.version, dumped=True)
 
 
 @bp.post("/sessions/<session_id>/invitations")

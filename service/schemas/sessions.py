@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, pre_dump, validate, validates_schema
 
 from domain.plans import MAX_DURATION_MINUTES, MAX_SESSIONS_PER_PLAN
+from domain.session import TherapySession
 from domain.values import AttendanceStatus, Cadence, SessionKind, SessionStatus
 from service.schemas.common import (
     Id,
@@ -174,6 +175,43 @@ class Session(Out):
             {"invitation_id": i, "status": s.value} for i, s in session.guest_attendance.items()
         ]
         return shaped
+
+
+def session_answer(session: TherapySession) -> dict[str, Any]:
+    """``Session().dump(session)``, written out by hand for the command path (recording
+    attendance answers with the whole session after every save, and marshmallow's generic
+    dump of it and its roster costs as much as the save). tests/service/test_session_answer.py
+    holds it equal to the schema's dump, which stays the one description of the shape."""
+    return {
+        "id": str(session.id),
+        "version": session.version,
+        "group_id": str(session.group_id),
+        "number": session.number,
+        "kind": session.kind.value,
+        "status": session.status.value,
+        "starts_at": session.starts_at.isoformat(),
+        "ends_at": session.ends_at.isoformat(),
+        "timezone": session.timezone,
+        "duration_minutes": session.duration_minutes,
+        "facilitator_ids": [str(f) for f in session.facilitator_ids],
+        "room_id": session.room_id,
+        "video_url": session.video_url,
+        "make_up_for": None if session.make_up_for is None else str(session.make_up_for),
+        "sequence": session.sequence,
+        "attendance": [
+            {"patient_id": p, "status": s.value} for p, s in session.attendance_by_patient.items()
+        ],
+        "cancellations": [
+            {"patient_id": p, "told_at": told.isoformat(), "status": s.value}
+            for p, (told, s) in session.cancellations.items()
+        ],
+        "guests": [
+            {"invitation_id": i, "status": s.value} for i, s in session.guest_attendance.items()
+        ],
+        "invitation_ids": [str(i) for i in session.invitation_ids],
+        "created_at": session.created_on.isoformat(),
+        "modified_at": session.modified_on.isoformat(),
+    }
 
 
 class SessionList(Out):
