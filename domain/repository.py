@@ -20,26 +20,40 @@ from eventsourcing.application import Repository
 
 T = TypeVar("T")
 
-_IMMUTABLE: frozenset[type] = frozenset(
-    {str, int, float, bool, bytes, type(None), datetime, date, time, timedelta, UUID, Decimal}
-)
+# Types whose values never change, shared by a copy; enum classes join as they are met
+# (a member is a singleton, as ``deepcopy`` knows too).
+_IMMUTABLE: set[type] = {
+    str, int, float, bool, bytes, type(None), datetime, date, time, timedelta, UUID, Decimal
+}  # fmt: skip
+
+
+def _immutable(kind: type) -> bool:
+    if kind in _IMMUTABLE:
+        return True
+    if issubclass(kind, Enum):
+        _IMMUTABLE.add(kind)
+        return True
+    return False
 
 
 def _copy(value: Any) -> Any:
     kind = type(value)
-    if kind in _IMMUTABLE or isinstance(value, Enum):
+    if _immutable(kind):
         return value
     if kind is dict:
-        return {key: _copy(item) for key, item in value.items()}
+        copied = dict(value)
+        for key, item in copied.items():
+            if not _immutable(type(item)):
+                copied[key] = _copy(item)
+        return copied
     if kind is list:
-        return [_copy(item) for item in value]
+        return [item if _immutable(type(item)) else _copy(item) for item in value]
     if kind is tuple:
-        items = tuple(_copy(item) for item in value)
-        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
-    if kind is set:
-        return {_copy(item) for item in value}
-    if kind is frozenset and all(type(item) in _IMMUTABLE for item in value):
-        return value
+        if all(_immutable(type(item)) for item in value):
+            return value
+        return tuple(_copy(item) for item in value)
+    if kind is set or kind is frozenset:
+        return kind(_copy(item) for item in value)
     return deepcopy(value)
 
 
