@@ -147,9 +147,18 @@ class _Database:
 
     @contextmanager
     def connect(self, write: bool = True) -> Iterator[Any]:
+        """A transaction; ``write=False``: one read statement, which is its own transaction
+        (no BEGIN and COMMIT round trips: a staff key is checked this way on every request)."""
         if self._pool is not None:
             with self._pool.connection() as conn:
-                yield _PgAdapter(conn)
+                if write:
+                    yield _PgAdapter(conn)
+                    return
+                conn.autocommit = True
+                try:
+                    yield _PgAdapter(conn)
+                finally:
+                    conn.autocommit = False
         elif self._memory is not None:
             with self._lock, self._memory:
                 yield self._memory
@@ -159,7 +168,10 @@ class _Database:
                 conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
                 conn.execute("PRAGMA busy_timeout = 30000")
                 self._local.conn = conn
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            if not write:  # isolation_level=None: the statement commits on its own
+                yield conn
+                return
+            conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
             except BaseException:
