@@ -92,5 +92,11 @@ class CirclesRepository(Repository[UUID]):
     def remember(self, aggregate: Any) -> None:
         """Put a copy of a just-saved aggregate in the cache: this process's next read starts
         from what it wrote (the store still has the last word, see ``cache_first``)."""
-        if self.cache:
+        if not self.cache:
+            return
+        try:
+            known = self.cache.get(aggregate.id)
+        except KeyError:
+            known = None
+        if known is None or known.version <= aggregate.version:  # not over a newer one
             self.cache.put(aggregate.id, working_copy(aggregate))
