@@ -35,6 +35,7 @@ def register(app: Flask) -> None:
         feed_links,
         my_invitations,
         plans,
+        sessions,
         therapist,
     )
 
@@ -50,7 +51,17 @@ def register(app: Flask) -> None:
     app.config.setdefault("SIGNIN_ADDRESS_LIMIT", 20)
     app.config.setdefault("SIGNIN_WINDOW_MINUTES", 15)
     app.config.setdefault("TRUSTED_PROXIES", int(os.environ.get("CIRCLES_TRUSTED_PROXIES", 0)))
-    modules = (auth, admin, therapist, coordinator, feed_links, my_invitations, plans, enrollments)
+    modules = (
+        auth,
+        admin,
+        therapist,
+        coordinator,
+        feed_links,
+        my_invitations,
+        plans,
+        enrollments,
+        sessions,
+    )
     for module in modules:
         app.register_blueprint(module.bp)
     proxies = int(app.config["TRUSTED_PROXIES"])
