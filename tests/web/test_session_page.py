@@ -208,9 +208,14 @@ def test_the_invitation_workflow_from_proposal_to_the_link(site: Site) -> None:
     ana_page = ana.text(url)
     assert "Reschedule" not in ana_page and "Propose a guest" not in ana_page
     assert "Approve" in ana_page and f"/my/sessions/{second['id']}/attendance" in ana_page
+    assert f'href="{url}"' in ana.text("/my/week?week=2027-03-08")  # from her week
     r = ana.submit(url, f"{step}/approve")
     assert r.status_code == 302
     assert "The invitation approved." in ana.text(url)
+    r = ana.submit(url, f"{step}/approve")  # twice: refused in words on her page
+    assert r.status_code == 409 and "cannot approve: the invitation is approved" in r.get_data(
+        as_text=True
+    )
     zed = site.signed_in("zed@clinic.example")
     assert zed.get(url).status_code == 404  # not his group: as the JSON route answers
     r = zed.client.post(f"{step}/approve", data={"csrf_token": csrf_of(zed.get("/my/week"))})
