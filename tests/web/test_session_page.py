@@ -213,7 +213,7 @@ def test_the_invitation_workflow_from_proposal_to_the_link(site: Site) -> None:
     assert r.status_code == 302
     assert "The invitation approved." in ana.text(url)
     r = ana.submit(url, f"{step}/approve")  # twice: refused in words on her page
-    assert r.status_code == 409 and "cannot approve: the invitation is approved" in r.get_data(
+    assert r.status_code == 409 and "Cannot approve: the invitation is approved" in r.get_data(
         as_text=True
     )
     zed = site.signed_in("zed@clinic.example")
