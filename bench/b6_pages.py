@@ -11,7 +11,10 @@ in-process (the werkzeug test client, no sockets), for the demo therapist:
   ``GET /web/groups/{id}`` vs ``GET /groups/{id}`` and its ``/enrollments``, ``/sessions``
   and ``/history``; ``GET /web/enrollments/{id}`` vs ``GET /enrollments/{id}`` and its
   group; the plan page's preview (``POST /web/groups/{id}/plan``) vs
-  ``POST /groups/{id}/sessions/preview`` with the same plan.
+  ``POST /groups/{id}/sessions/preview`` with the same plan;
+  ``GET /web/sessions/{id}`` vs ``GET /sessions/{id}``, its group, its
+  ``/roster``, the group's ``/reports/attendance`` and ``/sessions``, the session's
+  ``/history`` and each invitation holding a place.
 
 Each pair is timed alternately, ``--n`` requests per side per round; the median of the
 rounds' ratios (page time / JSON time) is printed. Run:
@@ -160,7 +163,28 @@ def main() -> None:
                                      headers=coord_auth),
                 ),
             }  # fmt: skip
+            # A session with a guest invited, if the demo has one: the page lists invitations.
+            week = api.get(all_week, headers=coord_auth).get_json()["items"]
+            details = [
+                api.get(f"/sessions/{s.get('id') or s['session_id']}", headers=coord_auth)
+                .get_json() for s in week
+            ]  # fmt: skip
+            chosen = next((d for d in details if d["invitation_ids"]), details[0])
+            one, its_group = chosen["id"], chosen["group_id"]
+            shown = api.get(f"/sessions/{one}", headers=coord_auth).get_json()
+            pairs["session page"] = (
+                lambda: coord.get(f"/web/sessions/{one}"),
+                gets(f"/sessions/{one}", f"/groups/{its_group}", f"/sessions/{one}/roster",
+                     f"/reports/attendance?group_id={its_group}",
+                     f"/groups/{its_group}/sessions?limit=200",
+                     f"/sessions/{one}/history?limit=200",
+                     *(f"/invitations/{i}" for i in shown["invitation_ids"])),
+            )  # fmt: skip
             print(f"B6 pages vs JSON, demo clinic on SQLite, n={args.n}, rounds={args.rounds}")
+            print(
+                f"  (session page: session {chosen['number']}, "
+                f"{len(chosen['invitation_ids'])} invitation(s) holding a place)"
+            )
             for name, (as_page, as_json) in pairs.items():
                 _timed(as_page, 5), _timed(as_json, 5)  # warm caches alike
                 ratios, page_times, json_times = [], [], []

@@ -116,11 +116,11 @@ def _local_input(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
 
-def _invitations(user: Any, session_id: str) -> list[Any]:
+def _invitations(user: Any, events: list[dict[str, Any]]) -> list[Any]:
     """Every invitation that ever held a place at this session, in the order proposed: from
     the session's history (freed places are gone from the session itself)."""
     ids: list[str] = []
-    for event in _everything(session_routes.session_history, {}, session_id=session_id):
+    for event in events:
         found = event["data"].get("invitation_id")
         if found and str(found) not in ids:
             ids.append(str(found))
@@ -140,12 +140,12 @@ def _session_page(
         group = invoke(group_routes.get_group, user, group_id=str(session.group_id)).data
         people = roster(user, session_id)
         siblings = _everything(group_routes.group_sessions, {}, group_id=str(session.group_id))
-        invitations = _invitations(user, session_id) if coordinator else []
         events = (
             _everything(session_routes.session_history, {}, session_id=session_id)
             if coordinator
             else []
         )
+        invitations = _invitations(user, events)
     except REFUSALS as error:
         raise _refused(error) from None
     zone = ZoneInfo(group.timezone)
