@@ -35,6 +35,7 @@ def register(app: Flask) -> None:
         feed_links,
         my_invitations,
         plans,
+        session_guests,
         sessions,
         therapist,
     )
@@ -61,6 +62,7 @@ def register(app: Flask) -> None:
         plans,
         enrollments,
         sessions,
+        session_guests,
     )
     for module in modules:
         app.register_blueprint(module.bp)

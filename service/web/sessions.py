@@ -7,9 +7,9 @@ Every read and every change is a JSON route's handler, through ``invoke``:
   (with the attendance sheet's at-risk flags), ``GET /groups/{id}/sessions`` (which session
   is a make-up of which), and for a coordinator ``GET /sessions/{id}/history`` (every
   invitation that ever held a place) and ``GET /invitations/{id}`` for each;
-- the forms send ``POST /sessions/{id}/reschedule``, ``/cancel``, ``/invitations``,
-  ``POST /groups/{id}/sessions`` with a make-up body, and
-  ``POST /invitations/{id}/approve|consent|send|revoke``.
+- the forms send ``POST /sessions/{id}/reschedule``, ``/cancel`` and
+  ``POST /groups/{id}/sessions`` with a make-up body; the invitation forms are
+  ``service.web.session_guests``'s, and show their refusals on this page.
 
 Coordinators see every form. A therapist who facilitates the group sees the page read-only,
 with the attendance sheet's link and the approval a facilitator gives; other therapists get
@@ -45,7 +45,6 @@ from service.web.coordinator import (
 from service.web.pages import (
     REFUSALS,
     FormProblem,
-    PageRefusal,
     current_user,
     notice,
     now,
@@ -67,13 +66,6 @@ FORM_FIELDS: dict[str, list[str]] = {
     "consent": ["signed_by", "signed_at", "document_ref"],
     "send": [],
     "revoke": ["reason"],
-}
-# The invitation steps: step -> (JSON route, what the notice says).
-STEPS = {
-    "approve": (invitation_routes.approve_invitation, "approved"),
-    "consent": (invitation_routes.record_consent, "has the patient's written consent recorded"),
-    "send": (invitation_routes.send_invitation, "was sent"),
-    "revoke": (invitation_routes.revoke_invitation, "was revoked"),
 }
 INVITATION_LABELS = {
     "proposed": "Proposed: waiting for a facilitator's approval",
@@ -116,6 +108,15 @@ def _local_input(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
 
+def _signed_at(consent: dict[str, str] | None, zone: ZoneInfo) -> str | None:
+    """When the consent was signed, as recorded, in the group's time zone."""
+    if not consent:
+        return None
+    return (
+        datetime.fromisoformat(consent["signed_at"]).astimezone(zone).strftime("%-d %b %Y %H:%M %Z")
+    )
+
+
 def _invitations(user: Any, events: list[dict[str, Any]]) -> list[Any]:
     """Every invitation that ever held a place at this session, in the order proposed: from
     the session's history (freed places are gone from the session itself)."""
@@ -127,7 +128,7 @@ def _invitations(user: Any, events: list[dict[str, Any]]) -> list[Any]:
     return [invoke(invitation_routes.get_invitation, user, invitation_id=i).data for i in ids]
 
 
-def _session_page(
+def session_page(
     session_id: str,
     problem: FormProblem | None = None,
     failed: Failed | None = None,
@@ -175,6 +176,7 @@ def _session_page(
                 "label": INVITATION_LABELS.get(invitation.status.value, invitation.status.value),
                 "patient": patients.get(invitation.patient_id, invitation.patient_id),
                 "attendance": guest.recorded if guest else None,
+                "signed_at": _signed_at(invitation.consent, zone),
                 "approved_by": _who([invitation.approved_by], names)
                 if invitation.approved_by
                 else None,
@@ -238,7 +240,7 @@ def _session_page(
     )
 
 
-def _refusal(
+def refused_form(
     session_id: str, error: Exception, form: str, sent: dict[str, str], invitation_id: str = ""
 ) -> BaseResponse:
     """The page again, the problem in words: beside this form's fields, the rest on top."""
@@ -247,38 +249,38 @@ def _refusal(
     if errors and not found.fields and found.status == 422:
         found.detail = "Nothing was saved. Correct the marked fields and send the form again."
     failed = Failed(form, invitation_id, sent, errors)
-    return _session_page(session_id, found, failed)
+    return session_page(session_id, found, failed)
 
 
-def _version(name: str = "version") -> int | None:
+def form_version(name: str = "version") -> int | None:
     version = _number(request.form.get(name, ""))
     return version if isinstance(version, int) else None
 
 
-def _typed(*names: str) -> dict[str, str]:
+def typed(*names: str) -> dict[str, str]:
     return {name: request.form.get(name, "").strip() for name in names}
 
 
 @bp.get("/web/sessions/<session_id>")
 @page(roles=(COORDINATOR, THERAPIST))
 def session(session_id: str) -> BaseResponse:
-    return _session_page(session_id)
+    return session_page(session_id)
 
 
 @bp.post("/web/sessions/<session_id>/reschedule")
 @page(roles=(COORDINATOR,))
 def reschedule(session_id: str) -> BaseResponse:
-    sent = _typed("starts_at", "reason")
+    sent = typed("starts_at", "reason")
     try:
         invoke(
             session_routes.reschedule_session,
             current_user(),
             body=sent,
-            expected_version=_version(),
+            expected_version=form_version(),
             session_id=session_id,
         )
     except REFUSALS as error:
-        return _refusal(session_id, error, "reschedule", sent)
+        return refused_form(session_id, error, "reschedule", sent)
     notice("The session was rescheduled; its invitations moved with it.")
     return redirect(url_for("web_sessions.session", session_id=session_id))
 
@@ -286,17 +288,17 @@ def reschedule(session_id: str) -> BaseResponse:
 @bp.post("/web/sessions/<session_id>/cancel")
 @page(roles=(COORDINATOR,))
 def cancel(session_id: str) -> BaseResponse:
-    sent = _typed("reason")
+    sent = typed("reason")
     try:
         invoke(
             session_routes.cancel_session,
             current_user(),
             body=sent,
-            expected_version=_version(),
+            expected_version=form_version(),
             session_id=session_id,
         )
     except REFUSALS as error:
-        return _refusal(session_id, error, "cancel", sent)
+        return refused_form(session_id, error, "cancel", sent)
     notice("The session was cancelled, and its invitations with it.")
     return redirect(url_for("web_sessions.session", session_id=session_id))
 
@@ -304,7 +306,7 @@ def cancel(session_id: str) -> BaseResponse:
 @bp.post("/web/sessions/<session_id>/make-up")
 @page(roles=(COORDINATOR,))
 def make_up(session_id: str) -> BaseResponse:
-    sent = _typed("starts_at", "duration_minutes")
+    sent = typed("starts_at", "duration_minutes")
     body: dict[str, Any] = {"make_up_for": session_id, "starts_at": sent["starts_at"]}
     minutes = sent["duration_minutes"]
     if minutes:
@@ -316,81 +318,11 @@ def make_up(session_id: str) -> BaseResponse:
             group_routes.plan_sessions,
             user,
             body=body,
-            expected_version=_version("group_version"),
+            expected_version=form_version("group_version"),
             group_id=str(original.group_id),
         )
     except REFUSALS as error:
-        return _refusal(session_id, error, "make-up", sent)
+        return refused_form(session_id, error, "make-up", sent)
     made = reply["sessions"][0]
     notice(f"Make-up session {made.number} was added for session {original.number}.")
     return redirect(url_for("web_sessions.session", session_id=made.id))
-
-
-@bp.post("/web/sessions/<session_id>/invitations")
-@page(roles=(COORDINATOR,))
-def propose(session_id: str) -> BaseResponse:
-    sent = _typed("patient_id", "invitee_name", "relationship", "invitee_email")
-    body: dict[str, Any] = {k: v for k, v in sent.items() if v or k != "invitee_email"}
-    try:
-        invoke(
-            session_routes.propose_invitation,
-            current_user(),
-            body=body,
-            expected_version=_version(),
-            session_id=session_id,
-        )
-    except REFUSALS as error:
-        return _refusal(session_id, error, "propose", sent)
-    notice(
-        f"The invitation of {sent['invitee_name']} was proposed; a facilitator approves it next."
-    )
-    return redirect(url_for("web_sessions.session", session_id=session_id))
-
-
-def consent_body(form: Any, zone: ZoneInfo) -> dict[str, Any]:
-    """``POST /invitations/{id}/consent``'s body: the signing time typed as local wall-clock
-    time in the group's zone, sent with that zone's offset (anything else is sent as typed,
-    for the route to refuse)."""
-    body = {name: str(form.get(name, "")).strip() for name in ("signed_by", "document_ref")}
-    typed = str(form.get("signed_at", "")).strip()
-    if typed:
-        try:
-            local = datetime.fromisoformat(typed)
-        except ValueError:
-            body["signed_at"] = typed
-        else:
-            body["signed_at"] = (
-                local.replace(tzinfo=zone).isoformat() if local.tzinfo is None else typed
-            )
-    return body
-
-
-@bp.post("/web/sessions/<session_id>/invitations/<invitation_id>/<step>")
-@page(roles=(COORDINATOR, THERAPIST))
-def step(session_id: str, invitation_id: str, step: str) -> BaseResponse:
-    if step not in STEPS:
-        raise PageRefusal(
-            404, "No such step", f"“{step[:40]}” is not a step of an invitation's workflow."
-        )
-    user = current_user()
-    view, done = STEPS[step]
-    sent = _typed(*FORM_FIELDS[step])
-    try:
-        if step == "consent":
-            session = invoke(session_routes.get_session, user, session_id=session_id).data
-            body: dict[str, Any] = consent_body(request.form, ZoneInfo(session.timezone))
-        else:
-            body = sent
-        reply = invoke(
-            view, user, body=body, expected_version=_version(), invitation_id=invitation_id
-        )
-    except REFUSALS as error:
-        if step != "approve" and user.role != COORDINATOR:
-            raise _refused(error) from None
-        return _refusal(session_id, error, step, sent, invitation_id)
-    if step == "send":
-        # The invitee's link, shown once: never kept in a notice or anywhere else.
-        link = {"invitation_id": invitation_id, "url": reply.data["url"]}
-        return _session_page(session_id, sent_link=link)
-    notice(f"The invitation {done}.")
-    return redirect(url_for("web_sessions.session", session_id=session_id))
