@@ -60,15 +60,15 @@ def consent_body(form: Any, zone: ZoneInfo) -> dict[str, Any]:
     time in the group's zone, sent with that zone's offset (anything else is sent as typed,
     for the route to refuse)."""
     body = {name: str(form.get(name, "")).strip() for name in ("signed_by", "document_ref")}
-    typed = str(form.get("signed_at", "")).strip()
-    if typed:
+    written = str(form.get("signed_at", "")).strip()
+    if written:
         try:
-            local = datetime.fromisoformat(typed)
+            local = datetime.fromisoformat(written)
         except ValueError:
-            body["signed_at"] = typed
+            body["signed_at"] = written
         else:
             body["signed_at"] = (
-                local.replace(tzinfo=zone).isoformat() if local.tzinfo is None else typed
+                local.replace(tzinfo=zone).isoformat() if local.tzinfo is None else written
             )
     return body
 

@@ -233,6 +233,11 @@ def test_the_invitation_workflow_from_proposal_to_the_link(site: Site) -> None:
     assert f'id="consent-{invitation}-document_ref-error"' in text
     assert 'value="2027-02-05T10:00"' in text
     r = dana.submit(url, f"{step}/consent", version=inv_version, signed_by="Alex Moreno",
+                    signed_at="yesterday", document_ref="scan-1")  # fmt: skip
+    text = r.get_data(as_text=True)
+    assert r.status_code == 422 and f'id="consent-{invitation}-signed_at-error"' in text
+    assert 'value="yesterday"' in text and 'value="scan-1"' in text
+    r = dana.submit(url, f"{step}/consent", version=inv_version, signed_by="Alex Moreno",
                     signed_at="2027-02-05T10:00", document_ref="scan-1")  # fmt: skip
     text = r.get_data(as_text=True)
     assert r.status_code == 422 and f'id="consent-{invitation}-signed_at-error"' in text
