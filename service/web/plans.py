@@ -71,8 +71,9 @@ def fingerprint(body: dict[str, Any]) -> str:
 
 
 def session_link(session_id: Any) -> str:
-    """Where a page sends a coordinator to see one session: its roster and attendance."""
-    return url_for("web_therapist.attendance", session_id=session_id)
+    """Where a page sends a coordinator to see one session: its page (which links its roster
+    and attendance)."""
+    return url_for("web_sessions.session", session_id=session_id)
 
 
 @bp.route("/web/groups/<group_id>/plan", methods=["GET", "POST"])

@@ -36,7 +36,7 @@ def test_plan_preview_then_save(page: Page, site: Site, shot: Any) -> None:
     expect(page.get_by_role("alert")).to_contain_text("Double booking: 11 collisions")
     expect(page.get_by_role("button", name="Save these 12 sessions")).to_have_count(0)
     link = page.get_by_role("link", name="session #1 of Tuesday evening IPT")
-    expect(link).to_have_attribute("href", f"/my/sessions/{seeded[0]['id']}/attendance")
+    expect(link).to_have_attribute("href", f"/web/sessions/{seeded[0]['id']}")
     expect(page.get_by_label("Start time (local)")).to_have_value("19:00")
     assert_accessible(page)
     shot(page, "plan-collisions")

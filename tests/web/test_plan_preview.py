@@ -97,7 +97,7 @@ def test_collisions_are_named_and_linked_and_save_is_not_offered(site: Site) -> 
     page = _preview(browser, url, first_date="2027-05-04", start_time="19:00", skip_dates="")
     assert "Double booking: 3 collisions" in page
     for number, session in ((10, taken[9]), (11, taken[10]), (12, taken[11])):
-        link = f'<a href="/my/sessions/{session["id"]}/attendance">session #{number} of '
+        link = f'<a href="/web/sessions/{session["id"]}">session #{number} of '
         assert link + "Tuesday evening IPT</a>" in page
     assert "Therapist t-ana is booked then" in page
     assert "Save these" not in page
@@ -110,7 +110,7 @@ def test_collisions_are_named_and_linked_and_save_is_not_offered(site: Site) -> 
     text = r.get_data(as_text=True)
     assert r.status_code == 409 and "Double booking" in text
     assert "Therapist t-ana is already booked for session #10" in text
-    assert f'href="/my/sessions/{taken[9]["id"]}/attendance">See the colliding session' in text
+    assert f'href="/web/sessions/{taken[9]["id"]}">See the colliding session' in text
     assert 'value="19:00"' in text  # nothing typed lost
     assert site.api.get(f"/groups/{other['id']}/sessions").get_json()["items"] == []
 
