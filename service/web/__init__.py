@@ -38,6 +38,7 @@ def register(app: Flask) -> None:
         session_guests,
         sessions,
         therapist,
+        week_calendar,
     )
 
     app.config.setdefault("WEB_IDLE_MINUTES", float(os.environ.get("CIRCLES_IDLE_MINUTES", 15)))
@@ -63,6 +64,7 @@ def register(app: Flask) -> None:
         enrollments,
         sessions,
         session_guests,
+        week_calendar,
     )
     for module in modules:
         app.register_blueprint(module.bp)

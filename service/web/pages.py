@@ -54,6 +54,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
     "coordinator": [
         ("web_coord.week", "This week"),
         ("web_coord.groups", "Groups"),
+        ("web_calendar.calendar", "Week calendar"),
         ("web_feeds.links", "Calendar links"),
     ],
     "billing": [("web_auth.home", "Home")],
