@@ -104,7 +104,7 @@ def _clock_change(day: date, zone: ZoneInfo) -> str | None:
 def _problem(errors: dict[str, list[str]]) -> FormProblem:
     return FormProblem(
         title="This calendar cannot be shown",
-        detail="Correct the address: " + " ".join(m for ms in errors.values() for m in ms),
+        detail="The address asks for a week or a view this calendar does not have.",
         status=422,
         fields=errors,
     )
@@ -132,9 +132,7 @@ def calendar() -> BaseResponse:
         "nav_current": "web_calendar.calendar",
     }
     if errors:
-        return render(
-            "web/calendar.html", status=422, problem=_problem(errors), by="room", **common
-        )
+        return render("web/calendar.html", status=422, problem=_problem(errors), **common)
     start = datetime.combine(monday, time(0), clinic)
     end = datetime.combine(monday + timedelta(days=7), time(0), clinic)
     entries = _everything(
