@@ -14,7 +14,10 @@ in-process (the werkzeug test client, no sockets), for the demo therapist:
   ``POST /groups/{id}/sessions/preview`` with the same plan;
   ``GET /web/sessions/{id}`` vs ``GET /sessions/{id}``, its group, its
   ``/roster``, the group's ``/reports/attendance`` and ``/sessions``, the session's
-  ``/history`` and each invitation holding a place.
+  ``/history`` and each invitation holding a place;
+  ``GET /web/calendar`` (this
+  week, by room) vs ``GET /sessions?start=…&end=…`` and ``GET /groups?limit=200`` (the group
+  names), the same week.
 
 Each pair is timed alternately, ``--n`` requests per side per round; the median of the
 rounds' ratios (page time / JSON time) is printed. Run:
@@ -137,6 +140,8 @@ def main() -> None:
                          f"/groups/{group_id}/sessions?limit=200",
                          f"/groups/{group_id}/history?limit=200"),
                 ),
+                "week calendar": (lambda: coord.get("/web/calendar?by=room"),
+                                  gets(all_week, "/groups?limit=200")),
             }  # fmt: skip
             enrollment = api.get(
                 f"/groups/{group_id}/enrollments?limit=1", headers=coord_auth

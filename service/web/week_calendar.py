@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, request, url_for
 from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -129,6 +129,7 @@ def calendar() -> BaseResponse:
     common: dict[str, Any] = {
         "by_options": BY,
         "this_week": this_week,
+        "here": url_for("web_calendar.calendar"),
         "nav_current": "web_calendar.calendar",
     }
     if errors:
@@ -140,6 +141,7 @@ def calendar() -> BaseResponse:
     )
     directory = services().require_reads().projector.directory  # made fresh by the call above
     groups = {g: directory.group(g) for g in {e.group_id for e in entries}}
+    links = {g: url_for("web_coord.group", group_id=g) for g in groups}
     names = _therapists()
     columns = _columns(by, entries, names, current_app.config["CLINIC_ROOMS"])
     days = [monday + timedelta(days=n) for n in range(7)]
@@ -156,6 +158,7 @@ def calendar() -> BaseResponse:
                     "ends": ends,
                     "when": f"{starts:%H:%M}–{ends:%H:%M} {starts.tzname()}",
                     "group": group.name if group else "(unknown group)",
+                    "group_url": links[entry.group_id],
                     "cancelled": entry.status == "cancelled",
                     "also": ", ".join(names.get(t, t) for t in entry.facilitator_ids)
                     if by == "room"
