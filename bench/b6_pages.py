@@ -17,11 +17,12 @@ in-process (the werkzeug test client, no sockets), for the demo therapist:
   ``/history`` and each invitation holding a place;
   ``GET /web/calendar`` (this
   week, by room) vs ``GET /sessions?start=…&end=…`` and ``GET /groups?limit=200`` (the group
-  names), the same week.
+  names), the same week — and against ``GET /sessions?start=…&end=…`` alone
+  (``calendar/sessions``).
 
 Each pair is timed alternately, ``--n`` requests per side per round; the median of the
 rounds' ratios (page time / JSON time) is printed. Run:
-``.venv/bin/python -m bench.b6_pages [--n 200] [--rounds 3]``.
+``.venv/bin/python -m bench.b6_pages [--n 200] [--rounds 3] [--only NAME ...]``.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", nargs="*", help="measure only these pairs, e.g. 'week calendar'")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as where:
         store = StoreSettings("sqlite", sqlite_path=Path(where) / "bench.sqlite3")
@@ -142,6 +144,7 @@ def main() -> None:
                 ),
                 "week calendar": (lambda: coord.get("/web/calendar?by=room"),
                                   gets(all_week, "/groups?limit=200")),
+                "calendar/sessions": (lambda: coord.get("/web/calendar?by=room"), gets(all_week)),
             }  # fmt: skip
             enrollment = api.get(
                 f"/groups/{group_id}/enrollments?limit=1", headers=coord_auth
@@ -191,6 +194,8 @@ def main() -> None:
                 f"{len(chosen['invitation_ids'])} invitation(s) holding a place)"
             )
             for name, (as_page, as_json) in pairs.items():
+                if args.only and name not in args.only:
+                    continue
                 _timed(as_page, 5), _timed(as_json, 5)  # warm caches alike
                 ratios, page_times, json_times = [], [], []
                 for _ in range(args.rounds):

@@ -30,8 +30,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from service.context import services
 from service.endpoint import COORDINATOR
 from service.routes import views as view_routes
-from service.web.coordinator import _everything, _therapists
-from service.web.pages import FormProblem, now, page, render
+from service.web.coordinator import _everything
+from service.web.pages import FormProblem, accounts, now, page, render
 from service.web.slots import ClinicHours, free_slots
 
 bp = Blueprint("web_calendar", __name__, template_folder="templates")
@@ -142,8 +142,10 @@ def calendar() -> BaseResponse:
     directory = services().require_reads().projector.directory  # made fresh by the call above
     groups = {g: directory.group(g) for g in {e.group_id for e in entries}}
     links = {g: url_for("web_coord.group", group_id=g) for g in groups}
-    names = _therapists()
-    columns = _columns(by, entries, names, current_app.config["CLINIC_ROOMS"])
+    staff = [u for u in accounts().all() if u.therapist_id]
+    names = {u.therapist_id: u.name for u in staff if u.therapist_id}
+    active = {u.therapist_id for u in staff if u.therapist_id and u.is_active}
+    columns = _columns(by, entries, names, active, current_app.config["CLINIC_ROOMS"])
     days = [monday + timedelta(days=n) for n in range(7)]
     grid = {(d, c.key): Cell() for d in days for c in columns}
     for entry in entries:
@@ -199,11 +201,13 @@ def calendar() -> BaseResponse:
     )
 
 
-def _columns(by: str, entries: list[Any], names: dict[str, str], rooms: str) -> list[Column]:
+def _columns(
+    by: str, entries: list[Any], names: dict[str, str], active: set[str], rooms: str
+) -> list[Column]:
     """The week's rooms (and the clinic's listed ones), or its therapists and every therapist
-    with an account; sessions without a room get a column of their own."""
+    with an account that is not disabled; sessions without a room get a column of their own."""
     if by == "therapist":
-        ids: set[str] = {t for e in entries for t in e.facilitator_ids} | set(names)
+        ids: set[str] = {t for e in entries for t in e.facilitator_ids} | active
 
         def label(t: str) -> str:
             return f"{names[t]} ({t})" if t in names else t

@@ -198,6 +198,11 @@ def test_therapists_week_and_listed_rooms(site: Site) -> None:
     assert _cell(page, "2027-03-14", "t-zed").startswith("10:00–11:30 EDT Sunday MIT")
     assert _cell(page, "2027-03-14", "t-zed").endswith("room-2 Free 08:00–10:00, 11:30–20:00")
     assert _cell(page, "2027-03-14", "Ana Silva (t-ana)") == "Free 08:00–20:00"
+    # Every therapist with an account has a column, busy or not; a disabled one does not.
+    bo = site.user("bo@clinic.example", "therapist", "t-bo", name="Bo Lind")
+    assert "Bo Lind (t-bo)</th>" in dana.text("/web/calendar?week=2027-W10&by=therapist")
+    site.accounts.set_disabled(bo.id, True, site.clock())
+    assert "t-bo" not in dana.text("/web/calendar?week=2027-W10&by=therapist")
     # A room nobody books this week shows only when the clinic lists it.
     assert "room-9" not in dana.text("/web/calendar?week=2027-W10")
     site.api.app.config["CLINIC_ROOMS"] = "room-9, room-1"
