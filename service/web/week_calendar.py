@@ -181,7 +181,7 @@ def calendar() -> BaseResponse:
         }
         for d in days
     ]
-    first, last = date(FIRST_YEAR, 1, 4), date(LAST_YEAR, 12, 28)
+    before, after = monday - timedelta(days=7), monday + timedelta(days=7)
     return render(
         "web/calendar.html",
         problem=None,
@@ -195,8 +195,8 @@ def calendar() -> BaseResponse:
         hours=hours.label,
         zone=clinic.key,
         shortest=int(SHORTEST_FREE.total_seconds() // 60),
-        previous=iso_week(monday - timedelta(days=7)) if monday > first else None,
-        following=iso_week(monday + timedelta(days=7)) if days[-1] < last else None,
+        previous=iso_week(before) if before.isocalendar().year >= FIRST_YEAR else None,
+        following=iso_week(after) if after.isocalendar().year <= LAST_YEAR else None,
         **common,
     )
 

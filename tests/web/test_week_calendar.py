@@ -219,6 +219,11 @@ def test_an_empty_week_and_online_sessions(site: Site) -> None:
     _clinic(site)
     dana = _dana(site)
     assert "No room is booked this week" in dana.text("/web/calendar?week=2030-W01")
+    # The first and last weeks that can be shown lead no further.
+    first = dana.text("/web/calendar?week=2000-W01")
+    assert "Previous week" not in first and 'week=2000-W02&amp;by=room">Next week' in first
+    last = dana.text("/web/calendar?week=2099-W53")
+    assert "Next week" not in last and 'week=2099-W52&amp;by=room">← Previous week' in last
     site.clock.set(_utc(2027, 2, 1, 12))
     online = site.api.group(
         name="Online DIT", modality="dit", format="online", room_id=None,
