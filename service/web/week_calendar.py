@@ -58,6 +58,11 @@ def _settings(state: BlueprintSetupState) -> None:
         raise RuntimeError(f"CIRCLES_CLINIC_HOURS: {error}") from None
 
 
+def _shown(text: str) -> str:
+    """What was asked for, safe to repeat on a page: short, control characters replaced."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in text[:40])
+
+
 def iso_week(day: date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
@@ -67,7 +72,7 @@ def parse_week(text: str) -> date:
     """The Monday of ISO week ``YYYY-Www``; a ValueError says why not."""
     found = _WEEK.match(text)
     if found is None:
-        raise ValueError(f"“{text[:40]}” is not a week like 2027-W10 (year, W, week number).")
+        raise ValueError(f"“{_shown(text)}” is not a week like 2027-W10 (year, W, week number).")
     year, week = int(found.group(1)), int(found.group(2))
     if not FIRST_YEAR <= year <= LAST_YEAR:
         raise ValueError(f"Weeks from {FIRST_YEAR} to {LAST_YEAR} can be shown, not {year}.")
@@ -121,7 +126,7 @@ def calendar() -> BaseResponse:
     asked = request.args.get("week", "")
     errors: dict[str, list[str]] = {}
     if by not in BY:
-        errors["by"] = [f"“{by[:40]}” is not one of room, therapist."]
+        errors["by"] = [f"“{_shown(by)}” is not one of room, therapist."]
     try:
         monday = parse_week(asked) if asked else today - timedelta(days=today.weekday())
     except ValueError as error:

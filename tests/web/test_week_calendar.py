@@ -242,7 +242,8 @@ def test_an_empty_week_and_online_sessions(site: Site) -> None:
      ("week=1999-W52", "Weeks from 2000 to 2099 can be shown, not 1999."),
      ("week=next", "“next” is not a week like 2027-W10"),
      ("week=2027-W10&by=desk", "“desk” is not one of room, therapist."),
-     ("week=" + "9" * 5000, "is not a week like")],
+     ("week=" + "9" * 5000, "is not a week like"),
+     ("week=2027-W10%00", "“2027-W10\ufffd” is not a week like")],
 )  # fmt: skip
 def test_a_bad_address_is_refused_in_words(site: Site, query: str, says: str) -> None:
     _clinic(site)
