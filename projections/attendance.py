@@ -97,6 +97,7 @@ def projection() -> Projection:
         DDL,
         TABLES,
         sealed=SEALED,
+        reads=("directory", "calendars"),  # rosters: members, invitations, enrollments
         handlers={
             ev(TherapySession, "AttendanceRecorded"): _patient_attendance_recorded,
             ev(TherapySession, "AdvanceCancellationRecorded"): _patient_attendance_recorded,

@@ -20,7 +20,9 @@ class Projection:
     ``handlers`` maps an event class to ``handler(tx, notification_id, event)``; the
     runner calls them in notification order inside the batch's transaction. ``sealed``
     names, per table, the columns written with ``tx.sealer.seal(value, column)``
-    (:mod:`projections.sealing`), so a dump can compare their contents.
+    (:mod:`projections.sealing`), so a dump can compare their contents. ``reads`` names
+    the other families whose tables its handlers read: replaying this family alone
+    replays those too (:meth:`projections.runner.Projector.retry_dead_letters`).
     """
 
     name: str
@@ -28,6 +30,7 @@ class Projection:
     tables: list[str]
     handlers: dict[type, Handler] = field(default_factory=dict)
     sealed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    reads: tuple[str, ...] = ()
 
 
 def ev(aggregate: type, name: str) -> type:

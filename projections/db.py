@@ -130,6 +130,26 @@ class Tx:
         """Send every queued write."""
         self.writes.flush()
 
+    @contextmanager
+    def savepoint(self, name: str) -> Iterator[None]:
+        """Writes inside either all stay or all go (with the facts cached meanwhile).
+
+        Only on a transaction without a pipeline (``ViewDatabase.write(pipeline=False)``):
+        each statement's error must arrive before the rollback that answers it.
+        """
+        self.flush()
+        self.cursor.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+            self.flush()
+        except BaseException:
+            self.writes.discard()
+            self.cache.clear()
+            self.cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self.cursor.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        self.cursor.execute(f"RELEASE SAVEPOINT {name}")
+
     def all(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
         sql = self.dialect.sql(statement)
         self.writes.before_read(sql)
@@ -223,20 +243,26 @@ class ViewDatabase:
                     conn.execute("COMMIT")
 
     @contextmanager
-    def write(self) -> Iterator[Tx]:
+    def write(self, pipeline: bool = True) -> Iterator[Tx]:
         """A write transaction holding the writer lock from the start.
 
         SQLite: ``BEGIN IMMEDIATE`` takes the database's write lock now, so a value read
         inside (the tracking position) cannot change before commit. PostgreSQL callers
-        lock the rows they depend on with ``SELECT … FOR UPDATE``.
+        lock the rows they depend on with ``SELECT … FOR UPDATE``. ``pipeline=False``:
+        every statement is answered before the next is sent, as savepoints need.
         """
         with self._connection() as conn:
-            if self.is_postgres:
+            if self.is_postgres and not pipeline:
+                with conn.transaction():
+                    tx = Tx(conn, self.dialect, sealer=self.sealer)
+                    yield tx
+                    tx.flush()
+            elif self.is_postgres:
                 # Pipeline mode: writes whose results nobody reads are sent without waiting
                 # for each round trip; a read in between syncs the pipeline first. A COPY
                 # of a large run steps out of the pipeline and back in (projections.postgres_copy).
-                with conn.transaction(), PipelineSwitch(conn) as pipeline:
-                    tx = Tx(conn, self.dialect, pipeline, self.sealer)
+                with conn.transaction(), PipelineSwitch(conn) as switch:
+                    tx = Tx(conn, self.dialect, switch, self.sealer)
                     yield tx
                     tx.flush()
             else:

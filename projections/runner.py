@@ -26,9 +26,10 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.utils import get_topic
 
-from projections import attendance, calendars, costs, directory
+from projections import attendance, calendars, costs, deadletters, directory
 from projections.base import Handler, Projection
 from projections.db import Tx, ViewDatabase
+from projections.deadletters import DeadLetter, NamedHandlers
 from projections.store import StoreSettings
 
 log = logging.getLogger(__name__)
@@ -95,9 +96,11 @@ class Projector:
         self.db = ViewDatabase(settings)
         self.projections = all_projections()
         self.handlers: dict[type, list[Handler]] = {}
+        self.named_handlers: NamedHandlers = {}  # the same, with each handler's view
         for projection in self.projections:
             for cls, handler in projection.handlers.items():
                 self.handlers.setdefault(cls, []).append(handler)
+                self.named_handlers.setdefault(cls, []).append((projection.name, handler))
         self.topics = sorted(get_topic(cls) for cls in self.handlers)
         self.tables = [t for p in self.projections for t in p.tables]
         self.sealed = {t: c for p in self.projections for t, c in p.sealed.items()}
@@ -125,6 +128,9 @@ class Projector:
             self._lock_schema(tx)
             tx.execute(self.db.dialect.ddl(TRACKING_DDL))
             row = tx.one("SELECT note FROM view_tracking WHERE name=?", (SCHEMA,))
+            # After the read: psycopg's pipeline can hand a SELECT's cursor the status of a
+            # DDL statement still in flight before it (seen with two CREATEs in a row).
+            tx.execute(self.db.dialect.ddl(deadletters.DDL))
             if row is not None and row[0] != self.fingerprint:
                 log.warning(
                     "view definitions (or CIPHER_KEY) changed:"
@@ -152,6 +158,7 @@ class Projector:
             tx.execute(f"DROP TABLE IF EXISTS {table}")
         for statement in self.ddl:
             tx.execute(statement)
+        deadletters.clear(tx)  # every event is applied again
         self._put(tx, VIEWS, 0, None, replace=True)
         self._put(tx, SCHEMA, 0, self.fingerprint, replace=True)
         if mark_rebuild:
@@ -226,19 +233,47 @@ class Projector:
         return self._fetch(after)
 
     def step(self) -> bool:
-        """Apply at most one batch. False when there was nothing to do."""
+        """Apply at most one batch. False when there was nothing to do.
+
+        If the batch fails for a reason other than the database (a handler's bug, a value
+        a view cannot store), it is applied again event by event and view by view, and
+        what still fails becomes a dead letter (:mod:`projections.deadletters`).
+        """
         expected = self.position()
         events, reached = self._fetch_next(expected)
         if reached == expected:
             return False
-        with self.db.write() as tx:
-            if self._lock_position(tx) != expected:
-                return True  # another process got there first: fetch again from its position
-            self._apply(tx, events)
-            if self._reader is not None:  # reads the log only; used if the next batch starts here
-                self._ahead = (reached, self._reader.submit(self._fetch, reached))
-            tx.execute("UPDATE view_tracking SET position=? WHERE name=?", (reached, VIEWS))
+        try:
+            with self.db.write() as tx:
+                if self._lock_position(tx) != expected:
+                    return True  # another process got there first: fetch again from there
+                self._apply(tx, events)
+                if self._reader is not None:  # reads the log only; for a batch starting there
+                    self._ahead = (reached, self._reader.submit(self._fetch, reached))
+                tx.execute("UPDATE view_tracking SET position=? WHERE name=?", (reached, VIEWS))
+        except Exception as error:
+            if deadletters.is_transient(error):
+                raise
+            self._step_carefully(expected, events, reached)
         return True
+
+    def _step_carefully(self, expected: int, events: list[tuple[int, Any]], reached: int) -> None:
+        self._ahead = None
+        with self.db.write(pipeline=False) as tx:
+            if self._lock_position(tx) != expected:
+                return
+            parked = deadletters.apply_carefully(tx, events, self.named_handlers, deadletters.now())
+            tx.execute("UPDATE view_tracking SET position=? WHERE name=?", (reached, VIEWS))
+        self._log(parked)
+
+    @staticmethod
+    def _log(parked: list[DeadLetter]) -> None:
+        """Once per dead letter, after it is committed (a rolled-back one is tried again)."""
+        for letter in parked:
+            log.error(
+                "view %s skipped event %d (%s): %s; dead letter recorded, the view is degraded",
+                letter.view, letter.notification_id, letter.topic, letter.summary,
+            )  # fmt: skip
 
     def catch_up(self) -> int:
         """Process everything available now; returns the position reached."""
@@ -289,6 +324,40 @@ class Projector:
 
     def _listen(self) -> Any:
         return listen(self.app, self.settings)
+
+    # --- dead letters -------------------------------------------------------------------------
+
+    def dead_letters(self, views: Iterable[str] | None = None) -> list[DeadLetter]:
+        with self.db.read() as tx:
+            return deadletters.letters(tx, views)
+
+    def degraded_views(self) -> set[str]:
+        """The views that skipped an event (each has at least one dead letter)."""
+        with self.db.read() as tx:
+            return deadletters.degraded(tx)
+
+    def retry_dead_letters(self) -> tuple[list[str], list[DeadLetter]]:
+        """Replay the view families that have dead letters (and those they read) from the
+        first event up to the current position; returns the families replayed and the dead
+        letters that remain (those whose cause is not fixed yet).
+
+        One transaction holding the position: the worker waits, and readers see the old
+        views (SQLite) or wait for the replayed tables (PostgreSQL) until it commits.
+        """
+        with self.db.write(pipeline=False) as tx:
+            position = self._lock_position(tx)
+            families = deadletters.with_what_they_read(self.projections, deadletters.degraded(tx))
+            if not families:
+                return [], []
+            for table in [t for p in families for t in p.tables]:
+                tx.execute(f"DROP TABLE IF EXISTS {table}")
+            for statement in [self.db.dialect.ddl(s) for p in families for s in p.ddl]:
+                tx.execute(statement)
+            names = [p.name for p in families]
+            deadletters.clear(tx, names)
+            parked = deadletters.replay(tx, self.app, families, position, self.batch_size)
+        self._log(parked)
+        return names, self.dead_letters()
 
     # --- inspection ---------------------------------------------------------------------------
 

@@ -108,6 +108,11 @@ class WriteBuffer:
         if last >= self._sent:
             self.flush(last - self._sent + 1)
 
+    def discard(self) -> None:
+        """Forget every queued write (their savepoint is being rolled back)."""
+        self._sent += len(self._runs)
+        self._runs = []
+
     def flush(self, count: int | None = None) -> None:
         """Send the first ``count`` runs (all by default), in order."""
         runs = self._runs if count is None else self._runs[:count]

@@ -14,7 +14,7 @@ import click
 from flask import Flask, current_app
 
 from projections.rebuild import ProgressBar
-from service.context import services
+from service.context import fresh_views, services
 from service.keys_and_idempotency import ROLES
 
 # Demo staff who sign in to the pages: (email, name, role, therapist id).
@@ -173,7 +173,7 @@ def _load_demo_and_keys() -> None:
         click.echo("The store already has data; demo data not loaded again.")
     else:
         summary = load_demo(found.circles)
-        found.require_reads().fresh()
+        fresh_views()
         click.echo(
             f"Loaded the demo clinic: {summary['groups']} groups, {summary['patients']} "
             f"patients, {summary['attendance_records']} attendance records."

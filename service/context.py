@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g
 
 from domain.application import Circles
+from projections.runner import Projector
 from projections.store import StoreSettings
 from service.keys_and_idempotency import ServiceStorage
 
@@ -47,3 +48,30 @@ def services() -> Services:
 
 def circles() -> Circles:
     return services().circles
+
+
+VIEWS_HEADER = "Circles-Views"
+
+
+def fresh_views(*families: str) -> Projector:
+    """The views, reflecting every write answered so far, for a route reading ``families``
+    (``"directory"``, ``"calendars"``, ``"attendance"``, ``"costs"``; none: all of them).
+
+    A family that skipped an event (a dead letter, SPEC §6) still answers with what it
+    has; the response then says so in its ``Circles-Views`` header (docs/operations.md).
+    """
+    projector: Projector = services().require_reads().fresh()
+    degraded = projector.degraded_views()
+    if families:
+        degraded &= set(families)
+    if degraded:
+        g.circles_degraded_views = degraded | g.get("circles_degraded_views", set())
+    return projector
+
+
+def views_header() -> str | None:
+    """``Circles-Views`` for this response: None unless a view it read is degraded."""
+    degraded: set[str] = g.get("circles_degraded_views", set())
+    if not degraded:
+        return None
+    return f'degraded; views="{",".join(sorted(degraded))}"'

@@ -43,9 +43,8 @@ from werkzeug.http import http_date
 
 from domain.tokens import FeedToken, SubjectKind, digest
 from projections.calendars import ENDED_INVITATION, CalendarEntry, InvitationEntry
-from projections.runner import Projector
 from service import ical
-from service.context import services
+from service.context import fresh_views, services
 from service.errors import ApiError
 
 CALENDAR = "text/calendar; charset=utf-8"
@@ -184,11 +183,6 @@ def dated(previous: RenderedFeed | None, etag: str, now: datetime) -> tuple[date
 # --- building ------------------------------------------------------------------------------------
 
 
-def views() -> Projector:
-    projector: Projector = services().require_reads().fresh()
-    return projector
-
-
 def _head() -> Hashable:
     head: Hashable = services().head.token()
     return head
@@ -234,7 +228,7 @@ def person_feed(token: FeedToken, now: datetime) -> bytes:
     """A patient's sessions while enrolled (withdrawal drops the later ones), or a
     therapist's sessions, within the window."""
     since, until = ical.window(now)
-    calendars = views().calendars
+    calendars = fresh_views("calendars").calendars
     rows: list[CalendarEntry]
     if token.subject_kind is SubjectKind.PATIENT:
         rows = calendars.sessions_for_patient(token.subject_id, since=since, until=until)
@@ -249,7 +243,8 @@ def invitation_entry(token: FeedToken, now: datetime) -> InvitationEntry | None:
     updates instead of going stale."""
     if token.subject_kind is not SubjectKind.INVITATION:
         return None
-    found: InvitationEntry | None = views().calendars.session_for_invitation(token.subject_id)
+    calendars = fresh_views("calendars").calendars
+    found: InvitationEntry | None = calendars.session_for_invitation(token.subject_id)
     if found is None or (found.status in ENDED_INVITATION and now >= found.session.ends_at):
         return None
     return found
@@ -261,4 +256,5 @@ def invitation_expiry(found: InvitationEntry) -> datetime | None:
 
 def group_feed(group_id: Any, now: datetime) -> bytes:
     since, until = ical.window(now)
-    return ical.render(views().calendars.sessions_for_group(group_id, since=since, until=until))
+    calendars = fresh_views("calendars").calendars
+    return ical.render(calendars.sessions_for_group(group_id, since=since, until=until))

@@ -13,11 +13,15 @@
   route chose a policy itself: it names patients, invitees and attendance, and must not linger in a
   browser or proxy cache. Feeds keep their ``private`` policy and their ETag; the API
   description and Swagger's static files, which hold no patient data, keep theirs.
+- ``Circles-Views: degraded; views="costs"`` when a view the route read has a dead letter
+  (SPEC §6): the answer is what that view has, which may miss the events it skipped.
 """
 
 from __future__ import annotations
 
 from flask import Flask, Response, request
+
+from service.context import VIEWS_HEADER, views_header
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -55,6 +59,9 @@ def install(app: Flask) -> None:
         headers = response.headers
         headers["X-Content-Type-Options"] = "nosniff"
         headers["Referrer-Policy"] = "no-referrer"
+        degraded = views_header()
+        if degraded is not None:
+            headers[VIEWS_HEADER] = degraded
         if response.mimetype == "text/html":
             from service.web import is_page
 

@@ -17,7 +17,7 @@ from domain.commands.tokens import IssuedToken
 from domain.tokens import FeedSubjects, FeedToken, SubjectKind
 from projections.calendars import InvitationEntry
 from service import feeds, ical, links
-from service.context import circles
+from service.context import circles, fresh_views
 from service.endpoint import COORDINATOR, STAFF, THERAPIST, Call, Reply, endpoint
 from service.routes.access import require_facilitator, require_self
 from service.schemas import feeds as fs
@@ -49,7 +49,7 @@ ISSUE_DESCRIPTION = (
 
 
 def _subjects() -> FeedSubjects:
-    directory: FeedSubjects = feeds.views().directory
+    directory: FeedSubjects = fresh_views("directory").directory
     return directory
 
 

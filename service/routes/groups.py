@@ -11,7 +11,7 @@ from marshmallow import Schema
 from domain.admission import waiting_for
 from domain.group import TherapyGroup
 from domain.values import EnrollmentStatus
-from service.context import circles, services
+from service.context import circles, fresh_views
 from service.endpoint import COORDINATOR, STAFF, THERAPIST, Call, Reply, endpoint
 from service.errors import ApiError
 from service.history import history
@@ -70,7 +70,7 @@ def create_group(call: Call) -> Reply:
     response=gs.GroupPage(),
 )
 def list_groups(call: Call) -> dict[str, Any]:
-    directory = services().require_reads().fresh().directory
+    directory = fresh_views("directory").directory
     status = call.query.get("status")
     modality = call.query.get("modality")
     limit = call.query["limit"]
@@ -297,7 +297,7 @@ def enroll(call: Call, group_id: str) -> Reply:
 def group_enrollments(call: Call, group_id: str) -> dict[str, Any]:
     group = circles().get_group(group_id)
     require_visible(call, group, "group", group.id)
-    directory = services().require_reads().fresh().directory
+    directory = fresh_views("directory").directory
     status = call.query.get("status")
     limit = call.query["limit"]
     after = decode_cursor(call.query.get("cursor"))

@@ -8,7 +8,7 @@ from flask import Blueprint
 
 from domain.errors import NotFoundError
 from domain.session import TherapySession
-from service.context import circles, services
+from service.context import circles, fresh_views
 from service.endpoint import COORDINATOR, THERAPIST, Call, Reply, endpoint
 from service.history import history
 from service.paging import page
@@ -65,7 +65,7 @@ def get_session(call: Call, session_id: str) -> Reply:
 )
 def session_roster(call: Call, session_id: str) -> dict[str, Any]:
     session = _visible_session(call, session_id)
-    views = services().require_reads().fresh()
+    views = fresh_views("calendars", "attendance")
     entry = views.calendars.session(session.id)
     roster = views.attendance.roster(session.id)
     if entry is None or roster is None:  # the views have not seen it: as good as unknown

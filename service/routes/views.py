@@ -12,8 +12,7 @@ from flask import Blueprint, Response
 from projections.attendance import Rate
 from projections.calendars import CalendarEntry
 from projections.costs import Totals
-from projections.runner import Projector
-from service.context import circles, services
+from service.context import circles, fresh_views
 from service.endpoint import BILLING, COORDINATOR, STAFF, THERAPIST, Call, endpoint
 from service.errors import ApiError
 from service.paging import decode_cursor, encode_cursor
@@ -21,11 +20,6 @@ from service.routes.access import require_facilitator, require_self
 from service.schemas import views as vs
 
 bp = Blueprint("views", __name__)
-
-
-def _views() -> Projector:
-    projector: Projector = services().require_reads().fresh()
-    return projector
 
 
 def _calendar_page(
@@ -60,7 +54,8 @@ def _calendar_page(
 )
 def therapist_sessions(call: Call, therapist_id: str) -> dict[str, Any]:
     require_self(call, therapist_id)
-    return _calendar_page(call, _views().calendars.sessions_for_therapist, therapist_id)
+    calendars = fresh_views("calendars").calendars
+    return _calendar_page(call, calendars.sessions_for_therapist, therapist_id)
 
 
 @bp.get("/sessions")
@@ -73,7 +68,7 @@ def therapist_sessions(call: Call, therapist_id: str) -> dict[str, Any]:
     response=vs.CalendarPage(),
 )
 def all_sessions(call: Call) -> dict[str, Any]:
-    calendars = _views().calendars
+    calendars = fresh_views("calendars").calendars
     return _calendar_page(call, lambda _all, **kw: calendars.sessions_between(**kw), "")
 
 
@@ -87,7 +82,7 @@ def all_sessions(call: Call) -> dict[str, Any]:
     response=vs.CalendarPage(),
 )
 def room_sessions(call: Call, room_id: str) -> dict[str, Any]:
-    result = _calendar_page(call, _views().calendars.sessions_for_room, room_id)
+    result = _calendar_page(call, fresh_views("calendars").calendars.sessions_for_room, room_id)
     tid = call.therapist_id
     if tid is not None:
         result["items"] = [s for s in result["items"] if tid in s.facilitator_ids]
@@ -116,7 +111,7 @@ def _rate(rate: Rate, **extra: Any) -> dict[str, Any]:
 def attendance_report(call: Call) -> dict[str, Any]:
     group = circles().get_group(call.query["group_id"])
     require_facilitator(call, group)
-    rates = _views().attendance.group_rates(group.id)
+    rates = fresh_views("attendance").attendance.group_rates(group.id)
     return {
         "group_id": group.id,
         "overall": _rate(rates.overall),
@@ -133,7 +128,7 @@ def attendance_report(call: Call) -> dict[str, Any]:
     response=vs.PatientAttendance(),
 )
 def patient_attendance(call: Call, patient_id: str) -> dict[str, Any]:
-    found = _views().attendance.patient(patient_id)
+    found = fresh_views("attendance").attendance.patient(patient_id)
     tid = call.therapist_id
     if tid is not None:
         found = found.only(
@@ -185,7 +180,7 @@ CSV_COLUMNS = [
 def cost_report(call: Call) -> Any:
     q = call.query
     start, end, group_id = q.get("from_"), q.get("to"), q.get("group_id")
-    costs = _views().costs
+    costs = fresh_views("costs").costs
     sessions = [
         _totals(t, session_id=t.key[0], group_id=t.key[1], session_date=t.key[2])
         for t in costs.session_totals(start, end, group_id)
@@ -226,7 +221,7 @@ def _csv(sessions: list[dict[str, Any]]) -> Response:
 )
 def statement(call: Call, patient_id: str) -> dict[str, Any]:
     start, end = call.query.get("from_"), call.query.get("to")
-    found = _views().costs.statement(patient_id, start, end)
+    found = fresh_views("costs").costs.statement(patient_id, start, end)
     return {
         "patient_id": patient_id,
         "from_": start,
