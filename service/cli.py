@@ -1,5 +1,5 @@
 """Flask CLI commands: ``create-api-key``, ``create-staff-user``, ``load-demo``, ``run-demo``,
-``run-projections``, ``export-events``, ``import-events``."""
+``run-projections``, ``export-events``, ``import-events``; ``views …`` (service.cli_views)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,10 @@ DEMO_KEYS = [
 
 
 def register(app: Flask) -> None:
+    from service import cli_views
+
+    cli_views.register(app)
+
     @app.cli.command("create-api-key")
     @click.option("--role", type=click.Choice(ROLES), required=True)
     @click.option("--name", required=True, help="Who holds the key, e.g. 'Dana (front desk)'.")

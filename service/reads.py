@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.application import Circles
+from projections.deadletters import DeadLetter
 from projections.runner import Projector
 from projections.store import ConfigurationError, StoreSettings
 
@@ -35,6 +36,7 @@ class Lag:
     lag_seconds: float  # age of the oldest event not yet in the views; 0 when caught up
     rebuilding: bool
     inline: bool
+    dead_letters: list[DeadLetter]  # events some view skipped (SPEC §6: degraded)
 
 
 def inline_mode(config: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> bool | None:
@@ -89,6 +91,7 @@ class ReadSide:
             lag_seconds=round(seconds, 3),
             rebuilding=projector.rebuild_in_progress(),
             inline=projector.inline,
+            dead_letters=projector.dead_letters(),
         )
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ from service.schemas.common import Out
 
 bp = Blueprint("meta", __name__)
 TAG = "meta"
+HEALTH_DEAD_LETTERS = 50
 
 
 class Health(Out):
@@ -37,7 +38,33 @@ def healthz(call: Any) -> dict[str, str]:
     return {"status": "ok"}
 
 
+class DeadLetterOut(Out):
+    view = fields.String(
+        required=True,
+        metadata={"enum": ["directory", "calendars", "attendance", "costs"]},
+    )
+    notification_id = fields.Integer(
+        required=True, metadata={"description": "The event the view skipped"}
+    )
+    topic = fields.String(required=True, metadata={"description": "That event's type"})
+    error_type = fields.String(required=True, metadata={"example": "OverflowError"})
+    summary = fields.String(
+        required=True,
+        metadata={"description": "Where the error was raised (never its message)"},
+    )
+    attempts = fields.Integer(required=True)
+    recorded_at = fields.DateTime(required=True)
+
+
 class ProjectionLag(Out):
+    status = fields.String(
+        required=True,
+        metadata={
+            "enum": ["ok", "degraded"],
+            "description": "degraded: some view skipped an event it could not apply (a dead "
+            "letter); its routes answer what they have, marked Circles-Views: degraded",
+        },
+    )
     position = fields.Integer(
         required=True, metadata={"description": "Last event id reflected in the views"}
     )
@@ -52,12 +79,20 @@ class ProjectionLag(Out):
         required=True,
         metadata={"enum": ["inline", "worker"], "description": "Who projects: web or worker"},
     )
+    degraded_views = fields.List(fields.String(), required=True)
+    dead_letter_count = fields.Integer(required=True)
+    dead_letters = fields.List(
+        fields.Nested(DeadLetterOut),
+        required=True,
+        metadata={"description": f"The first {HEALTH_DEAD_LETTERS}, by event id"},
+    )
 
 
 @bp.get("/healthz/projections")
 @endpoint(
     summary="Projection lag",
-    description="How far the views are behind the event store, in events and seconds. Read "
+    description="How far the views are behind the event store, in events and seconds, and "
+    "whether any view is degraded (has skipped an event: its dead letters are listed). Read "
     "as is: this route never catches up, so it shows what a monitor should alert on.",
     tag=TAG,
     roles=None,
@@ -65,13 +100,18 @@ class ProjectionLag(Out):
 )
 def projection_lag(call: Any) -> dict[str, Any]:
     lag = services().require_reads().lag()
+    letters = lag.dead_letters
     return {
+        "status": "degraded" if letters else "ok",
         "position": lag.position,
         "head": lag.head,
         "lag_events": lag.lag_events,
         "lag_seconds": lag.lag_seconds,
         "rebuilding": lag.rebuilding,
         "mode": "inline" if lag.inline else "worker",
+        "degraded_views": sorted({letter.view for letter in letters}),
+        "dead_letter_count": len(letters),
+        "dead_letters": letters[:HEALTH_DEAD_LETTERS],
     }
 
 
