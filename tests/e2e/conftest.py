@@ -66,11 +66,12 @@ class Server:
         return status, json.loads(raw) if "json" in ctype else raw.decode(), headers
 
 
-def cli(env: dict[str, str], *args: str) -> str:
+def cli(env: dict[str, str], *args: str, stderr: bool = False) -> str:
+    """``flask --app service ARGS`` against the server's store; its stdout (and stderr)."""
     flask = [sys.executable, "-m", "flask", "--app", "service", *args]
     done = subprocess.run(flask, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    return done.stdout + (done.stderr if stderr else "")
 
 
 @pytest.fixture
