@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
+from psycopg import errors
 
 from domain.group import TherapyGroup
 from domain.session import TherapySession
 from projections.base import ev
-from projections.deadletters import ATTEMPTS
+from projections.deadletters import ATTEMPTS, is_transient
 from projections.rebuild import rebuild
 from projections.runner import Projector
 from tests.breakage import SECRET, broken_handler, failing_times, transient_error
@@ -162,3 +165,24 @@ def test_each_dead_letter_is_logged_once_at_error_without_its_message(
     message = errors[0].getMessage()
     assert "costs" in message and "FeesChanged" in message and SECRET not in message
     assert errors[0].exc_info is None  # a traceback would print the message
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (errors.SerializationFailure("could not serialize access"), True),
+        (errors.DeadlockDetected("deadlock detected"), True),
+        (errors.LockNotAvailable("lock timeout"), True),
+        (errors.QueryCanceled("statement timeout"), True),
+        (psycopg.OperationalError("server closed the connection"), True),
+        (sqlite3.OperationalError("database is locked"), True),
+        (OverflowError("date value out of range"), False),
+        (psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes"), False),
+        (sqlite3.IntegrityError("NOT NULL constraint failed"), False),
+        (KeyError("group"), False),
+    ],
+)
+def test_only_errors_of_the_database_being_unavailable_count_as_transient(
+    error: Exception, transient: bool
+) -> None:
+    assert is_transient(error) is transient
