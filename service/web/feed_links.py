@@ -20,7 +20,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
 from domain.tokens import FeedToken, SubjectKind
-from service.context import circles, services
+from service.context import circles, fresh_views
 from service.endpoint import COORDINATOR, THERAPIST, Staff, invoke
 from service.routes import feeds as feed_routes
 from service.routes import groups as group_routes
@@ -104,7 +104,7 @@ def subject(kind: str, subject_id: str) -> Subject:
     subject_id = subject_id.strip()
     name: str | None
     if kind == SubjectKind.PATIENT.value:
-        views = services().require_reads().fresh()
+        views = fresh_views("directory")
         enrollments = views.directory.enrollments_for_patient(subject_id)
         name = enrollments[-1].patient_name if enrollments else None
         groups = []

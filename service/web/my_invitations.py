@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, redirect, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from service.context import services
+from service.context import fresh_views
 from service.endpoint import THERAPIST, invoke
 from service.routes import invitations as invitation_routes
 from service.web.pages import REFUSALS, FormProblem, current_user, notice, page, problem_of, render
@@ -21,7 +21,7 @@ bp = Blueprint("web_approvals", __name__, template_folder="templates")
 
 
 def _waiting(therapist_id: str) -> list[dict[str, Any]]:
-    views = services().require_reads().fresh()
+    views = fresh_views("calendars", "directory")
     found = views.calendars.invitations_for_therapist(therapist_id, ["proposed"])
     groups: dict[Any, Any] = {}
     patients: dict[Any, dict[str, str]] = {}
