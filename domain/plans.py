@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import MONTHLY, WEEKLY, rrule, weekday, weekdays
 
+from domain.bounds import date_within_bounds, within_bounds
 from domain.errors import InvalidInputError
 from domain.schedule import Collision
 from domain.values import Cadence, SessionKind, localize, parse_date, parse_enum, parse_time
@@ -59,9 +60,12 @@ class SessionPlan:
             )
         else:
             step = 1
-        skips = frozenset(parse_date(d, "skip_dates") for d in (skip_dates or ()))
+        skips = frozenset(
+            date_within_bounds(parse_date(d, "skip_dates"), "skip_dates")
+            for d in (skip_dates or ())
+        )
         return cls(
-            first_date=parse_date(first_date, "first_date"),
+            first_date=date_within_bounds(parse_date(first_date, "first_date"), "first_date"),
             start_time=parse_time(start_time, "start_time"),
             duration_minutes=whole(duration_minutes, "duration_minutes", 15, MAX_DURATION_MINUTES),
             cadence=cad,
@@ -90,10 +94,11 @@ class SessionPlan:
                 break
         return wanted
 
-    def starts(self, tz: ZoneInfo) -> list[datetime]:
-        """Zoned start times. The wall-clock time is kept across DST changes."""
+    def starts(self, tz: ZoneInfo, field: str = "first_date") -> list[datetime]:
+        """Zoned start times. The wall-clock time is kept across DST changes; each lies
+        within the input bounds (a plan that runs past them is refused, naming ``field``)."""
         return [
-            localize(datetime.combine(d, self.start_time), tz, "start_time")
+            within_bounds(localize(datetime.combine(d, self.start_time), tz, "start_time"), field)
             for d in self.local_dates()
         ]
 

@@ -10,6 +10,7 @@ from enum import Enum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from domain.bounds import clean_text, currencies, currency_code
 from domain.errors import InvalidInputError
 
 E = TypeVar("E", bound=Enum)
@@ -133,7 +134,8 @@ def parse_enum(enum: type[E], value: Any, field_name: str) -> E:
 
 
 def zone(name: str, field_name: str = "timezone") -> ZoneInfo:
-    """An IANA zone, or a clear error naming the bad value."""
+    """A stored zone name's zone, or a clear error naming the bad value. A zone from a
+    request is checked by ``domain.bounds.canonical_zone`` (canonical names only)."""
     if not isinstance(name, str) or not name or name.startswith("/") or ".." in name:
         raise InvalidInputError(f"{name!r} is not an IANA time zone", field=field_name)
     try:
@@ -186,26 +188,9 @@ def require_aware(value: datetime, field_name: str) -> datetime:
 
 # --- money ------------------------------------------------------------------------------------
 
-# ISO 4217 currencies whose minor unit is not two digits.
-_MINOR_UNITS = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
-    "PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0,
-    "XPF": 0, "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-}  # fmt: skip
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
-
-
-def currency_code(value: Any) -> str:
-    if not isinstance(value, str) or not _CURRENCY.match(value):
-        raise InvalidInputError(
-            f"currency must be a three-letter ISO 4217 code such as 'EUR' (got {value!r})",
-            field="currency",
-        )
-    return value
-
 
 def minor_unit(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-_MINOR_UNITS.get(currency, 2))
+    return Decimal(1).scaleb(-currencies().get(currency, 2))
 
 
 def money(value: Any, currency: str, field_name: str) -> Decimal:
@@ -277,11 +262,7 @@ class FeeSchedule:
             raise InvalidInputError("fees.billing_codes must be an object", field="fees")
         for kind, billing_code in given.items():
             parse_enum(SessionKind, kind, "fees.billing_codes")
-            if not isinstance(billing_code, str) or not 1 <= len(billing_code) <= 20:
-                raise InvalidInputError(
-                    "each billing code must be a short string", field="fees.billing_codes"
-                )
-            codes[kind] = billing_code
+            codes[kind] = clean_text(billing_code, f"fees.billing_codes.{kind}", 20)
         return cls(currency=code, late_cancel_window_hours=window, billing_codes=codes, **amounts)
 
     def as_dict(self) -> dict[str, Any]:

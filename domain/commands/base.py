@@ -16,11 +16,11 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
 from domain.admission import Admission, admission
+from domain.bounds import REASON_LENGTH, clean_text
 from domain.enrollment import Enrollment, enrollment_id
 from domain.errors import (
     ConflictError,
     DomainError,
-    InvalidInputError,
     NotFoundError,
     StaleVersionError,
 )
@@ -110,16 +110,24 @@ def require_version(aggregate: Aggregate, what: str, expected_version: int | Non
         )
 
 
-def optional_text(value: Any, field: str, max_length: int = 200) -> str | None:
-    return None if value is None else text(value, field, max_length)
+def optional_text(
+    value: Any, field: str, max_length: int = 200, multiline: bool = False
+) -> str | None:
+    return None if value is None else text(value, field, max_length, multiline)
 
 
-def text(value: Any, field: str, max_length: int = 200) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{field} must be a non-empty string", field=field)
-    if len(value) > max_length:
-        raise InvalidInputError(f"{field} is longer than {max_length} characters", field=field)
-    return value.strip()
+def text(value: Any, field: str, max_length: int = 200, multiline: bool = False) -> str:
+    """Human text within the input bounds (SPEC §5): see ``domain.bounds.clean_text``."""
+    return clean_text(value, field, max_length, multiline)
+
+
+def reason_text(value: Any, field: str = "reason") -> str:
+    """A reason: up to 500 characters, and the one kind of field that may span lines."""
+    return clean_text(value, field, REASON_LENGTH, multiline=True)
+
+
+def optional_reason(value: Any, field: str) -> str | None:
+    return None if value is None else reason_text(value, field)
 
 
 def project(aggregate: Any, domain_events: Iterable[Any]) -> Any:

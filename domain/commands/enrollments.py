@@ -8,13 +8,14 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.commands.base import CirclesBase, optional_text, retrying, text
+from domain.bounds import clean_id, local_datetime
+from domain.commands.base import CirclesBase, optional_reason, reason_text, retrying, text
 from domain.enrollment import Enrollment
 from domain.errors import InvalidInputError, NotFoundError
 from domain.group import TherapyGroup
 from domain.invitation import Invitation
 from domain.session import TherapySession
-from domain.values import EnrollmentStatus, ProblemArea, parse_enum, require_aware
+from domain.values import EnrollmentStatus, ProblemArea, parse_enum
 
 
 class EnrollmentCommands(CirclesBase):
@@ -25,7 +26,7 @@ class EnrollmentCommands(CirclesBase):
         actor: str,
         patient_id: Any,
         patient_name: Any,
-        enrolled_since: datetime | None = None,
+        enrolled_since: Any = None,
         expected_version: int | None = None,
         admission_override_reason: Any = None,
     ) -> tuple[UUID, EnrollmentStatus]:
@@ -35,17 +36,15 @@ class EnrollmentCommands(CirclesBase):
         past sessions' attendance can be recorded. Once the group has closed to newcomers
         (at ``enrolled_since``, when given), ``admission_override_reason`` is required.
         """
-        pid = text(patient_id, "patient_id", 100)
+        pid = clean_id(patient_id, "patient_id")
         name = text(patient_name, "patient_name")
-        override = optional_text(admission_override_reason, "admission_override_reason", 500)
+        override = optional_reason(admission_override_reason, "admission_override_reason")
         now = self.clock()
-        if enrolled_since is not None:
-            require_aware(enrolled_since, "enrolled_since")
-            if enrolled_since > now:
-                raise InvalidInputError(
-                    "enrolled_since cannot be in the future", field="enrolled_since"
-                )
         group = self._get(TherapyGroup, group_id, "group", expected_version)
+        if enrolled_since is not None:
+            enrolled_since = local_datetime(
+                enrolled_since, group.timezone, "enrolled_since", not_after=now
+            )
         admission = self.admission_of(group, enrolled_since or now)
         seated = group.admit(pid, admission, override, actor)
         used_override = override if admission.closed else None
@@ -112,8 +111,8 @@ class EnrollmentCommands(CirclesBase):
 
         Returns the promoted enrollment's id, if someone was promoted.
         """
-        why = text(reason, "reason", 500)
-        override = optional_text(admission_override_reason, "admission_override_reason", 500)
+        why = reason_text(reason)
+        override = optional_reason(admission_override_reason, "admission_override_reason")
         enrollment = self._get(Enrollment, enrollment_id, "enrollment", expected_version)
         now = self.clock()
         enrollment.withdraw(why, now, actor)

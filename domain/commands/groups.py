@@ -10,7 +10,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.admission import admission_closes_after as closes_after_setting
-from domain.commands.base import CirclesBase, optional_text, retrying, text
+from domain.bounds import canonical_zone, clean_id, local_datetime
+from domain.commands.base import CirclesBase, optional_reason, reason_text, retrying, text
 from domain.course import check_sizes
 from domain.enrollment import Enrollment
 from domain.errors import InvalidInputError
@@ -24,8 +25,6 @@ from domain.values import (
     ProblemArea,
     SessionKind,
     parse_enum,
-    require_aware,
-    zone,
 )
 
 COURSE_KINDS = (SessionKind.INTAKE, SessionKind.REGULAR)
@@ -58,10 +57,10 @@ def facilitators(value: Any) -> list[str]:
         raise InvalidInputError(
             "facilitator_ids must list at least one therapist id", field="facilitator_ids"
         )
-    ids = [text(v, "facilitator_ids", 100) for v in value]
+    ids = [clean_id(v, "facilitator_ids") for v in value]
     if len(set(ids)) != len(ids):
         raise InvalidInputError("facilitator_ids lists a therapist twice", field="facilitator_ids")
-    return [i for i in ids if i is not None]
+    return ids
 
 
 def course_sessions(sessions: list[TherapySession]) -> int:
@@ -91,7 +90,7 @@ class GroupCommands(CirclesBase):
         """``admission_closes_after``: the meeting after which newcomers need an override;
         None never closes; left out, the modality's default (2, none for maintenance)."""
         fmt = parse_enum(Format, format, "format")
-        room = optional_text(room_id, "room_id", 100)
+        room = None if room_id is None else clean_id(room_id, "room_id")
         video = video_link(video_url)
         if fmt.needs_room and not room:
             raise InvalidInputError(f"a {fmt.value} group needs a room_id", field="room_id")
@@ -100,7 +99,7 @@ class GroupCommands(CirclesBase):
         if not fmt.needs_room and room:
             raise InvalidInputError("an online group has no room", field="room_id")
         check_sizes(max_size, min_size, guest_limit)
-        tz = zone(timezone)
+        tz = canonical_zone(timezone)
         schedule = FeeSchedule.parse(currency, fees)
         closes_after = (
             UNCHANGED
@@ -122,8 +121,8 @@ class GroupCommands(CirclesBase):
             min_size=min_size,
             guest_limit=guest_limit,
             fees=schedule.as_dict(),
-            length_override_reason=optional_text(
-                length_override_reason, "length_override_reason", 500
+            length_override_reason=optional_reason(
+                length_override_reason, "length_override_reason"
             ),
             actor=actor,
         )
@@ -172,7 +171,7 @@ class GroupCommands(CirclesBase):
         self, group_id: Any, actor: str, reason: Any, expected_version: int | None = None
     ) -> None:
         """Cancel the group, its future sessions (and their invitations), and its enrollments."""
-        why = text(reason, "reason", 500)
+        why = reason_text(reason)
         group = self._get(TherapyGroup, group_id, "group", expected_version)
         enrollment_ids = list(group.enrollment_ids.values())
         group.cancel(why, actor)
@@ -221,7 +220,7 @@ class GroupCommands(CirclesBase):
         guest_limit: Any = None,
         currency: Any = None,
         fees: Any = None,
-        fees_effective_from: datetime | None = None,
+        fees_effective_from: Any = None,
         length_override_reason: Any = None,
         admission_closes_after: Any = UNCHANGED,
         admission_override_reason: Any = None,
@@ -233,7 +232,7 @@ class GroupCommands(CirclesBase):
         transaction; once the group has closed to newcomers only with an
         ``admission_override_reason``.
         """
-        override = optional_text(admission_override_reason, "admission_override_reason", 500)
+        override = optional_reason(admission_override_reason, "admission_override_reason")
         group = self._get(TherapyGroup, group_id, "group", expected_version)
         if admission_closes_after is not UNCHANGED:
             group.change_admission_rule(closes_after_setting(admission_closes_after), actor)
@@ -241,7 +240,7 @@ class GroupCommands(CirclesBase):
             group.rename(text(name, "name"), actor)
         if length_override_reason is not None:
             group.record_length_override(
-                text(length_override_reason, "length_override_reason", 500), actor
+                reason_text(length_override_reason, "length_override_reason"), actor
             )
         if video_url is not None:
             if not group.format.needs_video:
@@ -257,10 +256,12 @@ class GroupCommands(CirclesBase):
         promoted = self._fill_free_seats(group, override, actor)
         if fees is not None:
             schedule = FeeSchedule.parse(currency or group.currency, fees)
+            # A change may be announced ahead (bounded, not refused): it applies to sessions
+            # that start after it.
             effective = (
                 self.clock()
                 if fees_effective_from is None
-                else require_aware(fees_effective_from, "fees_effective_from")
+                else local_datetime(fees_effective_from, group.timezone, "fees_effective_from")
             )
             group.change_fees(schedule, effective, actor)
         elif currency is not None and currency != group.currency:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from domain.commands.base import CirclesBase, retrying, text
+from domain.bounds import clean_id, local_datetime
+from domain.commands.base import CirclesBase, reason_text, retrying, text
 from domain.errors import InvalidInputError, NotPermittedError, WrongStateError
 from domain.group import TherapyGroup
 from domain.invitation import Invitation
 from domain.session import TherapySession
-from domain.values import require_aware
 
 
 def email(value: Any) -> str | None:
@@ -41,7 +40,7 @@ class InvitationCommands(CirclesBase):
     ) -> UUID:
         session = self._get(TherapySession, session_id, "session", expected_version)
         group = self._get(TherapyGroup, session.group_id, "group")
-        pid = text(patient_id, "patient_id", 100)
+        pid = clean_id(patient_id, "patient_id")
         if pid not in group.enrolled:
             raise WrongStateError(f"patient {pid} is not enrolled in group '{group.name}'")
         invitation = Invitation(
@@ -68,7 +67,7 @@ class InvitationCommands(CirclesBase):
     ) -> Invitation:
         invitation = self._get(Invitation, invitation_id, "invitation", expected_version)
         group = self._get(TherapyGroup, invitation.group_id, "group")
-        tid = text(therapist_id, "therapist_id", 100)
+        tid = clean_id(therapist_id, "therapist_id")
         if tid not in group.facilitator_ids:
             raise NotPermittedError(
                 f"therapist {tid} does not facilitate this invitation's group and cannot approve"
@@ -88,14 +87,11 @@ class InvitationCommands(CirclesBase):
         expected_version: int | None = None,
     ) -> Invitation:
         invitation = self._get(Invitation, invitation_id, "invitation", expected_version)
-        if not isinstance(signed_at, datetime):
-            raise InvalidInputError("signed_at must be a date-time", field="signed_at")
-        require_aware(signed_at, "signed_at")
-        if signed_at > self.clock():
-            raise InvalidInputError("signed_at cannot be in the future", field="signed_at")
+        group = self._get(TherapyGroup, invitation.group_id, "group")
+        signed = local_datetime(signed_at, group.timezone, "signed_at", not_after=self.clock())
         invitation.record_consent(
             text(signed_by, "signed_by"),
-            signed_at,
+            signed,
             text(document_ref, "document_ref", 200),
             actor,
         )
@@ -121,7 +117,7 @@ class InvitationCommands(CirclesBase):
     def revoke_invitation(
         self, invitation_id: Any, actor: str, reason: Any, expected_version: int | None = None
     ) -> Invitation:
-        why = text(reason, "reason", 500)
+        why = reason_text(reason)
         invitation = self._get(Invitation, invitation_id, "invitation", expected_version)
         invitation.revoke(why, self.clock(), actor)
         session = self._get(TherapySession, invitation.session_id, "session")

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.bounds import clean_id, local_datetime, within_bounds
 from domain.commands.base import (
     CirclesBase,
     as_uuid,
     cache_first,
+    reason_text,
     require_version,
     retrying,
-    text,
 )
 from domain.commands.groups import COURSE_KINDS, course_sessions
 from domain.course import check_dit_window, check_plan_length
@@ -36,38 +37,9 @@ from domain.values import (
     AttendanceStatus,
     Modality,
     SessionKind,
-    localize,
     parse_enum,
     zone,
 )
-
-
-def parse_local_datetime(value: Any, tz_name: str, field: str) -> datetime:
-    """A wall-clock time in the group's zone ('2027-03-14T18:00'), or one with an offset."""
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        try:
-            moment = datetime.fromisoformat(value)
-        except (TypeError, ValueError):
-            raise InvalidInputError(
-                f"{field} must be a date-time like 2027-03-14T18:00 (got {value!r})", field=field
-            ) from None
-    return localize(moment, zone(tz_name), field)
-
-
-def _told_at(value: Any, tz_name: str) -> datetime:
-    """When the patient told the clinic: a plausible recent moment (the future is refused by
-    the session, which knows the clock)."""
-    try:
-        told = parse_local_datetime(value, tz_name, "told_at")
-    except OverflowError:  # a year 1 or 9999 time pushed past the calendar by its offset
-        told = None
-    if told is None or not 2000 <= told.astimezone(UTC).year < 2100:
-        raise InvalidInputError(
-            f"told_at must be a time from 2000 to 2099 (got {value!r})", field="told_at"
-        )
-    return told
 
 
 class SessionCommands(CirclesBase):
@@ -89,6 +61,8 @@ class SessionCommands(CirclesBase):
         make_up_for: UUID | None,
         actor: str,
     ) -> TherapySession:
+        # Every session, planned, made up or moved, starts within the bounds (SPEC §5).
+        within_bounds(starts_at, "starts_at")
         return TherapySession(
             group_id=group.id,
             number=number,
@@ -202,7 +176,7 @@ class SessionCommands(CirclesBase):
                 None,
                 actor,
             )
-            for i, start in enumerate(parsed.starts(zone(group.timezone)))
+            for i, start in enumerate(parsed.starts(zone(group.timezone), "first_date"))
         ]
         return parsed, existing, new
 
@@ -242,7 +216,7 @@ class SessionCommands(CirclesBase):
         if any(s.make_up_for == original.id and not s.is_cancelled for s in existing):
             raise WrongStateError(f"session {original.label()} already has a make-up session")
         minutes = original.duration_minutes if duration_minutes is None else duration_minutes
-        start = parse_local_datetime(starts_at, group.timezone, "starts_at")
+        start = local_datetime(starts_at, group.timezone, "starts_at")
         session = self._new_session(
             group,
             len(existing) + 1,
@@ -268,11 +242,11 @@ class SessionCommands(CirclesBase):
         reason: Any,
         expected_version: int | None = None,
     ) -> TherapySession:
-        why = text(reason, "reason", 500)
+        why = reason_text(reason)
         session = self._get(TherapySession, session_id, "session", expected_version)
         group = self.get_group(session.group_id)
         group.require_active("reschedule sessions")
-        start = parse_local_datetime(starts_at, group.timezone, "starts_at")
+        start = local_datetime(starts_at, group.timezone, "starts_at")
         days: dict[UUID, ResourceDay] = {}
         self._release(days, session, actor)
         session.reschedule(start, why, actor)
@@ -299,7 +273,7 @@ class SessionCommands(CirclesBase):
     def cancel_session(
         self, session_id: Any, actor: str, reason: Any, expected_version: int | None = None
     ) -> TherapySession:
-        why = text(reason, "reason", 500)
+        why = reason_text(reason)
         session = self._get(TherapySession, session_id, "session", expected_version)
         days: dict[UUID, ResourceDay] = {}
         changed = self._cancel_session_parts(session, why, days, actor)
@@ -318,10 +292,11 @@ class SessionCommands(CirclesBase):
         """The patient called to cancel: excused, or late_cancel when told inside the
         group's late-cancel window (the fees in force at the session's start say how wide).
         A later attendance correction overrides it; cancelling the session drops it."""
-        pid = text(patient_id, "patient_id", 100)
+        pid = clean_id(patient_id, "patient_id")
         session = self._get(TherapySession, session_id, "session", expected_version)
         group = self.get_group(session.group_id)
-        told = _told_at(told_at, group.timezone)
+        # The future is refused by the session, which compares with its own start too.
+        told = local_datetime(told_at, group.timezone, "told_at")
         session.require_scheduled("record a cancellation")
         enrollment = self._enrolled_at_session(session, pid)
         window = group.fees_for(session.starts_at).late_cancel_window_hours
@@ -377,7 +352,11 @@ class SessionCommands(CirclesBase):
                 raise InvalidInputError(
                     "each record names either a patient_id or an invitation_id", field="records"
                 )
-            key = str(record.get("patient_id") or record.get("invitation_id"))
+            key = (
+                clean_id(record["patient_id"], "patient_id")
+                if has_patient
+                else str(record.get("invitation_id"))
+            )
             if key in seen:
                 raise InvalidInputError(f"{key} is listed twice", field="records")
             seen.add(key)

@@ -8,7 +8,8 @@ from typing import Any
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
-from domain.commands.base import CirclesBase, retrying, text
+from domain.bounds import clean_id
+from domain.commands.base import CirclesBase, retrying
 from domain.errors import InvalidInputError, NotFoundError
 from domain.invitation import Invitation
 from domain.tokens import (
@@ -69,7 +70,7 @@ class TokenCommands(CirclesBase):
                 "invitation links are issued when the invitation is sent", field="subject_kind"
             )
         field = f"{kind.value}_id"
-        subject = text(subject_id, field, 100)
+        subject = clean_id(subject_id, field)
         if kind is SubjectKind.PATIENT and not subjects.patient_has_enrollment(subject):
             raise NotFoundError(
                 f"patient {subject!r} has never been enrolled or waitlisted in any group: "

@@ -2,44 +2,71 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$"
-LOCAL_DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})?$"
+from domain.bounds import (
+    CURRENCY_PATTERN,
+    EARLIEST_DATE,
+    ID_PATTERN,
+    LATEST_DATE,
+    LOCAL_DATETIME_PATTERN,
+    MULTILINE_TEXT_PATTERN,
+    REASON_LENGTH,
+    TEXT_PATTERN,
+    canonical_zone,
+    clean_text,
+    currency_code,
+    within_bounds,
+)
+from domain.errors import InvalidInputError
+
 AMOUNT_PATTERN = r"^\d{1,9}(\.\d{1,3})?$"
-_NOT_CONTROL = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
-TEXT_PATTERN = rf"^{_NOT_CONTROL}*\S{_NOT_CONTROL}*$"
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_PAGE = 200
 INT = {"type": "integer"}
 
 
-class Text(fields.String):
-    """Human text: trimmed, non-empty, no control characters, encodable as UTF-8."""
+def domain_check(check: Callable[..., Any], *args: Any) -> Callable[[Any], None]:
+    """A marshmallow validator that runs one of ``domain.bounds``'s checks: the schema
+    refuses what the domain would, with the domain's words."""
 
-    def __init__(self, max_length: int = 200, **kwargs: Any) -> None:
+    def validator(value: Any) -> None:
+        try:
+            check(value, *args)
+        except InvalidInputError as error:
+            raise ValidationError(error.message) from None
+
+    return validator
+
+
+class Text(fields.String):
+    """Human text: trimmed, non-empty, no control characters (``multiline``: line breaks
+    allowed), valid Unicode; the domain's own rule (``domain.bounds.clean_text``)."""
+
+    def __init__(self, max_length: int = 200, multiline: bool = False, **kwargs: Any) -> None:
+        self.max_length = max_length
+        self.multiline = multiline
         kwargs.setdefault("validate", validate.Length(min=1, max=max_length))
         kwargs.setdefault("metadata", {})
         kwargs["metadata"] = {
-            "pattern": r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*\S[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$",
+            "pattern": MULTILINE_TEXT_PATTERN if multiline else TEXT_PATTERN,
             **kwargs["metadata"],
         }
         super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text: str = super()._deserialize(value, attr, data, **kwargs)
-        if _CONTROL.search(text):
-            raise ValidationError("Must not contain control characters.")
         try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValidationError("Must be valid Unicode text.") from None
-        if not text.strip():
-            raise ValidationError("Must not be blank.")
-        return text.strip()
+            return clean_text(text, attr or "text", self.max_length, self.multiline)
+        except InvalidInputError as error:
+            raise ValidationError(error.message) from None
+
+
+def Reason(**kwargs: Any) -> Text:  # noqa: N802 - reads like a field class
+    """Why something was done: up to 500 characters, the one kind of text with line breaks."""
+    return Text(max_length=REASON_LENGTH, multiline=True, **kwargs)
 
 
 def Id(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field class
@@ -57,13 +84,15 @@ def Id(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field class
 
 
 def LocalDateTime(**kwargs: Any) -> fields.String:  # noqa: N802
-    """Wall-clock time in the group's zone ('2027-03-14T18:00'); an offset is converted."""
+    """Wall-clock time in the group's zone ('2027-03-14T18:00'); an offset is converted.
+    The domain reads it in the group's zone and checks its bounds (SPEC §5)."""
     kwargs.setdefault("metadata", {})
     kwargs["metadata"] = {
         "description": "Local wall-clock time in the group's time zone, e.g. 2027-03-14T18:00; "
         "an explicit offset is accepted and converted. A time the clocks skip is refused; in "
         "the hour that repeats when they go back, a time without an offset is the first one, "
-        "and an offset picks which (2027-11-07T01:30-05:00 is the second 01:30 in New York).",
+        "and an offset picks which (2027-11-07T01:30-05:00 is the second 01:30 in New York). "
+        f"From {EARLIEST_DATE} to before {LATEST_DATE}.",
         "example": "2027-03-14T18:00",
         **kwargs["metadata"],
     }
@@ -73,6 +102,50 @@ def LocalDateTime(**kwargs: Any) -> fields.String:  # noqa: N802
         ),
         **kwargs,
     )
+
+
+def Instant(**kwargs: Any) -> fields.AwareDateTime:  # noqa: N802
+    """A query's bound: a date-time with an offset, within the input bounds."""
+    kwargs.setdefault("metadata", {})
+    description = kwargs["metadata"].get("description", "")
+    kwargs["metadata"] = {
+        **kwargs["metadata"],
+        "description": f"{description} (with an offset; from {EARLIEST_DATE} to before "
+        f"{LATEST_DATE})".strip(),
+    }
+    return fields.AwareDateTime(validate=domain_check(within_bounds, "time"), **kwargs)
+
+
+def BoundedDate(**kwargs: Any) -> fields.Date:  # noqa: N802
+    """A calendar date within the input bounds (SPEC §5)."""
+    kwargs.setdefault(
+        "validate",
+        validate.Range(
+            EARLIEST_DATE,
+            LATEST_DATE,
+            max_inclusive=False,
+            error=f"Must be a date from {EARLIEST_DATE} to before {LATEST_DATE}.",
+        ),
+    )
+    return fields.Date(**kwargs)
+
+
+def TimeZone(**kwargs: Any) -> fields.String:  # noqa: N802
+    """A canonical IANA zone name (no posix/, right/, localtime, Factory, EST5EDT)."""
+    kwargs.setdefault("metadata", {})
+    kwargs["metadata"] = {
+        "description": "A canonical IANA time zone name (Area/City, or UTC)",
+        "example": "America/New_York",
+        **kwargs["metadata"],
+    }
+    return fields.String(validate=[validate.Length(1, 64), domain_check(canonical_zone)], **kwargs)
+
+
+def CurrencyCode(**kwargs: Any) -> fields.String:  # noqa: N802
+    """An ISO 4217 currency code."""
+    kwargs.setdefault("metadata", {})
+    kwargs["metadata"] = {"example": "USD", "pattern": CURRENCY_PATTERN, **kwargs["metadata"]}
+    return fields.String(validate=domain_check(currency_code), **kwargs)
 
 
 def Amount(**kwargs: Any) -> fields.String:  # noqa: N802

@@ -6,7 +6,7 @@ from marshmallow import fields
 
 from domain.admission import WaitingFor
 from domain.values import EnrollmentStatus, ProblemArea
-from service.schemas.common import Id, Out, PageQuery, Strict, Text, page_of
+from service.schemas.common import Id, LocalDateTime, Out, PageQuery, Strict, Text, page_of
 from service.schemas.groups import AdmissionOverrideIn, ReasonIn
 
 WAITING_FOR = {
@@ -19,10 +19,10 @@ WAITING_FOR = {
 class EnrollIn(AdmissionOverrideIn):
     patient_id = Id(required=True)
     patient_name = Text(required=True)
-    enrolled_since = fields.AwareDateTime(
+    enrolled_since = LocalDateTime(
         metadata={
-            "description": "Back-date the seat of a running group moved into Circles "
-            "(must carry an offset; not in the future)."
+            "description": "Back-date the seat of a running group moved into Circles: local "
+            "wall-clock time in the group's time zone, or with an offset; not in the future."
         }
     )
 

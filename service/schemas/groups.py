@@ -6,7 +6,21 @@ from marshmallow import fields, validate
 
 from domain.admission import MAX_ADMISSION_CLOSES_AFTER
 from domain.values import Format, GroupStatus, Modality, ProblemArea, SessionKind
-from service.schemas.common import INT, Amount, Id, Money, Out, PageQuery, Strict, Text, page_of
+from service.schemas.common import (
+    INT,
+    Amount,
+    CurrencyCode,
+    Id,
+    LocalDateTime,
+    Money,
+    Out,
+    PageQuery,
+    Reason,
+    Strict,
+    Text,
+    TimeZone,
+    page_of,
+)
 
 
 class FeesIn(Strict):
@@ -17,7 +31,7 @@ class FeesIn(Strict):
     late_cancel_window_hours = fields.Integer(strict=True, validate=validate.Range(0, 720))
     billing_codes = fields.Dict(
         keys=fields.String(validate=validate.OneOf([k.value for k in SessionKind])),
-        values=fields.String(validate=validate.Length(1, 20)),
+        values=Text(max_length=20),
         metadata={"description": "Billing code per session kind; default 90853."},
     )
 
@@ -43,25 +57,18 @@ class GroupCreate(Strict):
     facilitator_ids = fields.List(Id(), required=True, validate=validate.Length(1, 10))
     room_id = Id(allow_none=True)
     video_url = fields.Url(allow_none=True, schemes={"https"}, validate=validate.Length(max=500))
-    timezone = fields.String(
-        required=True,
-        validate=validate.Length(1, 64),
-        metadata={"description": "IANA time zone", "example": "America/New_York"},
-    )
+    timezone = TimeZone(required=True)
     max_size = fields.Integer(strict=True, validate=validate.Range(1, 50))
     min_size = fields.Integer(strict=True, validate=validate.Range(1, 50))
     guest_limit = fields.Integer(strict=True, validate=validate.Range(0, 10))
-    currency = fields.String(
-        required=True, validate=validate.Regexp(r"^[A-Z]{3}$"), metadata={"example": "USD"}
-    )
+    currency = CurrencyCode(required=True)
     fees = fields.Nested(FeesIn, required=True)
-    length_override_reason = Text(max_length=500, allow_none=True)
+    length_override_reason = Reason(allow_none=True)
     admission_closes_after = admission_closes_after_in()
 
 
 class AdmissionOverrideIn(Strict):
-    admission_override_reason = Text(
-        max_length=500,
+    admission_override_reason = Reason(
         allow_none=True,
         metadata={
             "description": "Why a patient is seated although the group has closed to newcomers; "
@@ -79,13 +86,15 @@ class GroupPatch(AdmissionOverrideIn):
     max_size = fields.Integer(strict=True, validate=validate.Range(1, 50))
     min_size = fields.Integer(strict=True, validate=validate.Range(1, 50))
     guest_limit = fields.Integer(strict=True, validate=validate.Range(0, 10))
-    currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$"))
+    currency = CurrencyCode()
     fees = fields.Nested(FeesIn)
-    fees_effective_from = fields.AwareDateTime(
-        metadata={"description": "When the new fees apply (default: now)."}
+    fees_effective_from = LocalDateTime(
+        metadata={
+            "description": "When the new fees apply (default: now): local wall-clock time in "
+            "the group's time zone, or with an offset; may be ahead."
+        }
     )
-    length_override_reason = Text(
-        max_length=500,
+    length_override_reason = Reason(
         metadata={
             "description": "Why this course may go past its modality's session bounds "
             "(recorded as its own event, LengthOverrideRecorded; a new reason replaces the old)."
@@ -95,7 +104,7 @@ class GroupPatch(AdmissionOverrideIn):
 
 
 class ReasonIn(Strict):
-    reason = Text(max_length=500, required=True)
+    reason = Reason(required=True)
 
 
 class NoBody(Strict):

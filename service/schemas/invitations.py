@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from domain.values import InvitationStatus
-from service.schemas.common import Id, Out, SecretWithheld, Strict, Text
+from service.schemas.common import Id, LocalDateTime, Out, SecretWithheld, Strict, Text
 
 
 class ProposeIn(Strict):
@@ -17,7 +17,13 @@ class ProposeIn(Strict):
 
 class ConsentIn(Strict):
     signed_by = Text(required=True)
-    signed_at = fields.AwareDateTime(required=True)
+    signed_at = LocalDateTime(
+        required=True,
+        metadata={
+            "description": "When the consent was signed: local wall-clock time in the group's "
+            "time zone, or with an offset; not in the future."
+        },
+    )
     document_ref = Text(required=True, metadata={"example": "scan-2027-0042"})
 
 

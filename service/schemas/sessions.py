@@ -10,11 +10,12 @@ from domain.plans import MAX_DURATION_MINUTES, MAX_SESSIONS_PER_PLAN
 from domain.session import TherapySession
 from domain.values import AttendanceStatus, Cadence, SessionKind, SessionStatus
 from service.schemas.common import (
+    BoundedDate,
     Id,
     LocalDateTime,
     Out,
+    Reason,
     Strict,
-    Text,
     attributes,
     page_of,
 )
@@ -23,7 +24,7 @@ from service.schemas.common import (
 class PlanIn(Strict):
     """A plan: ``count`` sessions on a cadence from ``first_date``, at a local time."""
 
-    first_date = fields.Date(required=True, metadata={"example": "2027-03-02"})
+    first_date = BoundedDate(required=True, metadata={"example": "2027-03-02"})
     start_time = fields.String(
         required=True,
         validate=validate.Regexp(r"^\d{2}:\d{2}$", error="Must be a local time like 18:00."),
@@ -51,7 +52,7 @@ class PlanIn(Strict):
         strict=True, required=True, validate=validate.Range(1, MAX_SESSIONS_PER_PLAN)
     )
     skip_dates = fields.List(
-        fields.Date(),
+        BoundedDate(),
         validate=validate.Length(max=100),
         metadata={"description": "Clinic closures; each pushes the course one step later."},
     )
@@ -73,7 +74,7 @@ class MakeUpIn(Strict):
 
 class RescheduleIn(Strict):
     starts_at = LocalDateTime(required=True)
-    reason = Text(max_length=500, required=True)
+    reason = Reason(required=True)
 
 
 class AttendanceRecordIn(Strict):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from service.schemas.common import Money, Out, PageQuery, Strict, page_of
+from service.schemas.common import BoundedDate, Instant, Money, Out, PageQuery, Strict, page_of
 
 
 class CalendarSession(Out):
@@ -34,8 +33,8 @@ CalendarPage = page_of(CalendarSession, "CalendarPage")
 
 
 class CalendarQuery(PageQuery):
-    start = fields.AwareDateTime(metadata={"description": "Sessions starting at or after"})
-    end = fields.AwareDateTime(metadata={"description": "Sessions starting before"})
+    start = Instant(metadata={"description": "Sessions starting at or after"})
+    end = Instant(metadata={"description": "Sessions starting before"})
 
 
 class AttendanceCounts(Out):
@@ -88,23 +87,15 @@ class PatientAttendance(Out):
     groups = fields.List(fields.Nested(GroupAttendanceRate), required=True)
 
 
-# Session dates a report may ask about: the range session times may take (SPEC §5).
-REPORT_DATES = validate.Range(
-    date(2000, 1, 1), date(2099, 12, 31), error="Must be a date from 2000-01-01 to 2099-12-31."
-)
-
-
 class PeriodQuery(Strict):
     """Sessions by their local date in their group's zone, both ends inclusive."""
 
-    from_ = fields.Date(
+    # Session dates a report may ask about: the range session times may take (SPEC §5).
+    from_ = BoundedDate(
         data_key="from",
-        validate=REPORT_DATES,
         metadata={"description": "First session date (local to each group)"},
     )
-    to = fields.Date(
-        validate=REPORT_DATES, metadata={"description": "Last session date (inclusive)"}
-    )
+    to = BoundedDate(metadata={"description": "Last session date (inclusive)"})
 
     @validates_schema
     def _in_order(self, data: dict[str, Any], **_: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -40,7 +41,7 @@ def test_the_full_lifecycle_to_attended(app: Circles, clock: Clock, setting: dic
     through_consent(app, iid)
     assert app.get_invitation(iid).consent == {
         "signed_by": "Pat One",
-        "signed_at": SIGNED.isoformat(),
+        "signed_at": SIGNED.astimezone(ZoneInfo("America/New_York")).isoformat(),
         "document_ref": "scan-2027-001",
     }
     app.send_invitation(iid, "coord-1")

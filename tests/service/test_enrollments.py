@@ -54,13 +54,12 @@ def test_enroll_errors(api: Api) -> None:
         ),
         412,
     )
-    problem(
-        api.post(
-            f"/groups/{gid}/enrollments",
-            json={"patient_id": "p-2", "patient_name": "X", "enrolled_since": "2027-01-01T09:00"},
-        ),
-        422,
-    )  # no offset
+    # SPEC §5: a time without an offset is the group's wall-clock time (New York here).
+    r = api.post(
+        f"/groups/{gid}/enrollments",
+        json={"patient_id": "p-2", "patient_name": "X", "enrolled_since": "2027-01-01T09:00"},
+    )
+    assert r.status_code == 201 and r.get_json()["enrolled_at"] == "2027-01-01T09:00:00-05:00"
     problem(api.get(f"/groups/{MISSING}/enrollments"), 404)
 
 

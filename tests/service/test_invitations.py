@@ -34,10 +34,14 @@ def test_invitation_lifecycle(api: Api) -> None:
     r = api.post(f"{url}/approve", role="therapist")
     assert r.status_code == 200 and r.get_json()["approved_by"] == "t-ana"
     problem(api.post(f"{url}/approve", role="therapist"), 409)
-    problem(api.post(f"{url}/consent", json={**CONSENT, "signed_at": "2027-01-03T10:00"}), 422)
+    # 02:30 did not exist in New York on 8 March 2026 (the clocks went forward).
+    skipped = problem(api.post(f"{url}/consent", json={**CONSENT, "signed_at": "2026-03-08T02:30"}), 422)
+    assert "signed_at" in skipped["errors"]
     problem(api.post(f"{url}/consent", json={**CONSENT, "signed_at": "2099-01-01T10:00Z"}), 422)
-    r = api.post(f"{url}/consent", json=CONSENT)
+    # A time without an offset is the group's wall-clock time (SPEC §5).
+    r = api.post(f"{url}/consent", json={**CONSENT, "signed_at": "2027-01-03T10:00"})
     assert r.get_json()["status"] == "consented"
+    assert r.get_json()["consent"]["signed_at"] == "2027-01-03T10:00:00-05:00"
     problem(api.post(f"{url}/send", headers={"If-Match": '"1"'}), 412)
     r = api.post(f"{url}/send")
     assert r.status_code == 200 and r.get_json()["status"] == "sent" and "url" in r.get_json()
