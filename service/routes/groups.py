@@ -13,9 +13,8 @@ from domain.group import TherapyGroup
 from domain.values import EnrollmentStatus
 from service.context import circles, fresh_views
 from service.endpoint import COORDINATOR, STAFF, THERAPIST, Call, Reply, endpoint
-from service.errors import ApiError
 from service.history import history
-from service.paging import decode_cursor, encode_cursor, page
+from service.paging import encode_cursor, keyset_page, page, position_after
 from service.routes.access import require_facilitator, require_visible
 from service.routes.enrollments import enrollment_data
 from service.schemas import enrollments as es
@@ -74,9 +73,7 @@ def list_groups(call: Call) -> dict[str, Any]:
     status = call.query.get("status")
     modality = call.query.get("modality")
     limit = call.query["limit"]
-    after = decode_cursor(call.query.get("cursor"))
-    if after is not None and not after.isdigit():
-        raise ApiError(422, "cursor is not one this API gave out", errors={"cursor": ["Invalid"]})
+    after = position_after(call.query.get("cursor"))
     rows: list[Any] = []
     more = False
     while True:
@@ -300,23 +297,22 @@ def group_enrollments(call: Call, group_id: str) -> dict[str, Any]:
     directory = fresh_views("directory").directory
     status = call.query.get("status")
     limit = call.query["limit"]
-    after = decode_cursor(call.query.get("cursor"))
-    if after is not None and not after.isdigit():
-        raise ApiError(422, "cursor is not one this API gave out", errors={"cursor": ["Invalid"]})
     rows = directory.enrollments(
-        group.id, after, limit + 1, None if status is None else status.value
+        group.id,
+        position_after(call.query.get("cursor")),
+        limit + 1,
+        None if status is None else status.value,
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
+    found = keyset_page(rows, limit, lambda row: row.cursor)
     admission = circles().admission_of(group, circles().clock())
-    items = [
+    found["items"] = [
         {
             **attributes(es.EnrollmentRow(), row),
             "waiting_for": waiting_for(EnrollmentStatus(row.status), admission),
         }
-        for row in rows
+        for row in found["items"]
     ]
-    return {"items": items, "next_cursor": encode_cursor(rows[-1].cursor) if more else None}
+    return found
 
 
 @bp.get("/groups/<group_id>/history")

@@ -9,7 +9,7 @@ from flask import Blueprint
 from service.context import services
 from service.endpoint import ADMIN, Call, Reply, endpoint
 from service.errors import ApiError
-from service.paging import decode_cursor, encode_cursor
+from service.paging import id_after, keyset_page
 from service.schemas import keys as ks
 from service.schemas.common import PageQuery
 
@@ -27,10 +27,8 @@ TAG = "api-keys"
 )
 def list_keys(call: Call) -> dict[str, Any]:
     limit = call.query["limit"]
-    rows = services().storage.list_keys(decode_cursor(call.query.get("cursor")), limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": rows, "next_cursor": encode_cursor(rows[-1].id) if more else None}
+    rows = services().storage.list_keys(id_after(call.query.get("cursor")), limit + 1)
+    return keyset_page(rows, limit, lambda key: key.id)
 
 
 @bp.post("/api-keys")

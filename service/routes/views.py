@@ -14,8 +14,7 @@ from projections.calendars import CalendarEntry
 from projections.costs import Totals
 from service.context import circles, fresh_views
 from service.endpoint import BILLING, COORDINATOR, STAFF, THERAPIST, Call, endpoint
-from service.errors import ApiError
-from service.paging import decode_cursor, encode_cursor
+from service.paging import instant_after, keyset_page
 from service.routes.access import require_facilitator, require_self
 from service.schemas import views as vs
 
@@ -26,21 +25,14 @@ def _calendar_page(
     call: Call, fetch: Callable[..., list[CalendarEntry]], resource_id: str
 ) -> dict[str, Any]:
     limit = call.query["limit"]
-    try:
-        rows = fetch(
-            resource_id,
-            since=call.query.get("start"),
-            until=call.query.get("end"),
-            after=decode_cursor(call.query.get("cursor")),
-            limit=limit + 1,
-        )
-    except ValueError:
-        raise ApiError(
-            422, "cursor is not one this API gave out", errors={"cursor": ["Invalid"]}
-        ) from None
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": rows, "next_cursor": encode_cursor(rows[-1].cursor) if more else None}
+    rows = fetch(
+        resource_id,
+        since=call.query.get("start"),
+        until=call.query.get("end"),
+        after=instant_after(call.query.get("cursor")),
+        limit=limit + 1,
+    )
+    return keyset_page(rows, limit, lambda row: row.cursor)
 
 
 @bp.get("/therapists/<therapist_id>/sessions")
