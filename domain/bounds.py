@@ -185,6 +185,11 @@ def clean_text(value: Any, field: str, max_length: int = 200, multiline: bool = 
     return text
 
 
+def is_plain_text(value: str) -> bool:
+    """No control characters: what every stored or looked-up string must be."""
+    return _CONTROL.search(value) is None
+
+
 def clean_id(value: Any, field: str) -> str:
     """A clinic identifier, exactly as given (ids are compared, never trimmed)."""
     if not isinstance(value, str) or not _ID.match(value):

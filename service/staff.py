@@ -20,11 +20,16 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from domain.bounds import CONTROL_CHARACTERS, ID_MESSAGE, ID_PATTERN
 from service.keys_and_idempotency import ROLES, _Database, _is_unique_violation, hash_key
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 200
-_EMAIL = re.compile(r"^[^@\s]{1,100}@[^@\s]{1,150}\.[^@\s]{1,40}$")
+_EMAIL = re.compile(
+    rf"^[^@\s{CONTROL_CHARACTERS}]{{1,100}}@[^@\s{CONTROL_CHARACTERS}]{{1,150}}\.[^@\s{CONTROL_CHARACTERS}]{{1,40}}$"
+)
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
+_ID = re.compile(ID_PATTERN, re.ASCII)
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS circles_staff_users (
@@ -140,16 +145,18 @@ def _clean_account(
     therapist_id = (therapist_id or "").strip() or None
     if not _EMAIL.match(email):
         raise StaffUserError("Give an email address like dana@clinic.example.", "email")
-    if not name or len(name) > 200:
-        raise StaffUserError("Give the person's name (at most 200 characters).", "name")
+    if not name or len(name) > 200 or _CONTROL.search(name):
+        raise StaffUserError(
+            "Give the person's name (at most 200 characters, no control characters).", "name"
+        )
     if role not in ROLES:
         raise StaffUserError(f"The role is one of {', '.join(ROLES)}.", "role")
     if role == "therapist" and therapist_id is None:
         raise StaffUserError("A therapist account needs the clinic's therapist id.", "therapist_id")
     if role != "therapist" and therapist_id is not None:
         raise StaffUserError("Only a therapist account has a therapist id.", "therapist_id")
-    if therapist_id is not None and len(therapist_id) > 100:
-        raise StaffUserError("A therapist id has at most 100 characters.", "therapist_id")
+    if therapist_id is not None and not _ID.match(therapist_id):
+        raise StaffUserError(f"A therapist id {ID_MESSAGE}.", "therapist_id")
     return email, name, role, therapist_id
 
 

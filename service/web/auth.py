@@ -9,6 +9,7 @@ import pyotp
 from flask import Blueprint, current_app, g, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from domain.bounds import is_plain_text
 from service.staff import BrowserSession, StaffUserError, check_password
 from service.web.pages import (
     SESSION_COOKIE,
@@ -104,6 +105,9 @@ def sign_in_submit() -> BaseResponse:
     password = request.form.get("password", "")[:500]
     if not email or not password:
         return _sign_in_form(400, email, "Enter your email address and your password.")
+    if not is_plain_text(email):
+        # No account's address has one; and a NUL cannot even be looked up in PostgreSQL.
+        return _sign_in_form(400, "", "An email address cannot contain control characters.")
     wait = _throttled(email)
     if wait is not None:
         return _sign_in_form(

@@ -29,6 +29,7 @@ from service.web.pages import (
     FormProblem,
     PageRefusal,
     accounts,
+    asked_week,
     current_user,
     notice,
     now,
@@ -172,14 +173,7 @@ def week_page() -> BaseResponse:
     """The coordinator's home: every group's sessions this week, and what needs attention."""
     clinic = ZoneInfo(current_app.config["CLINIC_TIMEZONE"])
     today = now().astimezone(clinic).date()
-    asked = request.args.get("week", "")
-    problem = None
-    try:
-        day = date.fromisoformat(asked) if asked else today
-    except ValueError:
-        problem = f"“{asked[:40]}” is not a date like {today.isoformat()}; showing this week."
-        day = today
-    monday = day - timedelta(days=day.weekday())
+    monday, problem = asked_week(today)
     start = datetime.combine(monday, time(0), clinic)
     end = datetime.combine(monday + timedelta(days=7), time(0), clinic)
     entries = _everything(

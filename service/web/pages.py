@@ -26,7 +26,7 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,7 +35,8 @@ from flask import Response, current_app, g, redirect, render_template, request, 
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response as BaseResponse
 
-from domain.errors import DomainError
+from domain.bounds import EARLIEST_DATE, LATEST_DATE, date_within_bounds
+from domain.errors import DomainError, InvalidInputError
 from service.context import services
 from service.errors import ApiError, domain_problem, problem, validation_problem
 from service.staff import BrowserSession, StaffAccounts, StaffUser
@@ -115,6 +116,27 @@ def accounts() -> StaffAccounts:
 
 def now() -> datetime:
     return services().clock()
+
+
+def asked_week(today: date) -> tuple[date, str | None]:
+    """The Monday of the week ``?week=`` names (any day in it), or of ``today``'s week with a
+    line saying why: a week outside the input bounds (SPEC §5) is not a week any session is in,
+    and one at the ends of the calendar cannot even be computed."""
+    asked = request.args.get("week", "")
+    if not asked:
+        return today - timedelta(days=today.weekday()), None
+    try:
+        day = date.fromisoformat(asked)
+        monday = date_within_bounds(day - timedelta(days=day.weekday()), "week")
+        date_within_bounds(monday + timedelta(days=7), "week")
+    except (ValueError, OverflowError, InvalidInputError):
+        shown = "".join(c for c in asked[:40] if c.isprintable())
+        problem = (
+            f"“{shown}” is not a date like {today.isoformat()} from {EARLIEST_DATE.year} to "
+            f"{LATEST_DATE.year - 1}; showing this week."
+        )
+        return today - timedelta(days=today.weekday()), problem
+    return monday, None
 
 
 def idle_limit() -> timedelta:

@@ -23,6 +23,7 @@ from service.web.pages import (
     REFUSALS,
     FormProblem,
     PageRefusal,
+    asked_week,
     current_user,
     notice,
     now,
@@ -57,14 +58,7 @@ def week() -> BaseResponse:
     user = current_user()
     clinic = ZoneInfo(current_app.config["CLINIC_TIMEZONE"])
     today = now().astimezone(clinic).date()
-    asked = request.args.get("week", "")
-    problem = None
-    try:
-        day = date.fromisoformat(asked) if asked else today
-    except ValueError:
-        problem = f"“{asked[:40]}” is not a date like {today.isoformat()}; showing this week."
-        day = today
-    monday = day - timedelta(days=day.weekday())
+    monday, problem = asked_week(today)
     start = datetime.combine(monday, time(0), clinic)
     end = datetime.combine(monday + timedelta(days=7), time(0), clinic)
     found = invoke(
