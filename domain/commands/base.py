@@ -293,15 +293,27 @@ class CirclesBase(Application[UUID]):
                 self._resource_day(cache, kind, resource_id, day).release(session.id, actor)
 
     def _cancel_session_parts(
-        self, session: TherapySession, reason: str, days: dict[UUID, ResourceDay], actor: str
+        self,
+        session: TherapySession,
+        reason: str,
+        days: dict[UUID, ResourceDay],
+        actor: str,
+        enrollments: dict[UUID, Enrollment] | None = None,
     ) -> list[Aggregate]:
+        """``enrollments``: the ones the caller has loaded and changes too (a group being
+        cancelled or completed). Each aggregate must be changed through one object: a second
+        copy saved in the same transaction is a stale version, and the retry would fail the
+        same way for ever."""
         invitations = [self._get(Invitation, i, "invitation") for i in session.invitation_ids]
         # Patients who cancelled ahead: a session that does not take place leaves no mark
         # on their attendance record (nor on the at-risk rule that reads it).
-        excused = [
-            self._get(Enrollment, enrollment_id(session.group_id, p), "enrollment")
-            for p in session.cancellations
-        ]
+        loaded = {} if enrollments is None else enrollments
+        excused = []
+        for patient_id in session.cancellations:
+            eid = enrollment_id(session.group_id, patient_id)
+            if eid not in loaded:
+                loaded[eid] = self._get(Enrollment, eid, "enrollment")
+            excused.append(loaded[eid])
         self._release(days, session, actor)
         session.cancel(reason, actor)
         for invitation in invitations:

@@ -63,6 +63,11 @@ def facilitators(value: Any) -> list[str]:
     return ids
 
 
+def _once(aggregates: list[Any]) -> list[Any]:
+    """Each aggregate once, in first-seen order (one object may be changed by two steps)."""
+    return list({id(a): a for a in aggregates}.values())
+
+
 def course_sessions(sessions: list[TherapySession]) -> int:
     return sum(1 for s in sessions if not s.is_cancelled and s.kind in COURSE_KINDS)
 
@@ -152,10 +157,10 @@ class GroupCommands(CirclesBase):
         group = self._get(TherapyGroup, group_id, "group", expected_version)
         group.complete(actor)
         now = self.clock()
-        enrollments = [
-            self._get(Enrollment, eid, "enrollment") for eid in group.enrollment_ids.values()
-        ]
-        for enrollment in enrollments:
+        enrollments = {
+            eid: self._get(Enrollment, eid, "enrollment") for eid in group.enrollment_ids.values()
+        }
+        for enrollment in enrollments.values():
             if enrollment.patient_id in group.waitlist:
                 enrollment.withdraw(
                     "the group completed before a seat was free", now, actor, with_group=True
@@ -163,8 +168,10 @@ class GroupCommands(CirclesBase):
             else:
                 enrollment.complete(now, actor)
         days: dict[UUID, ResourceDay] = {}
-        sessions = self._cancel_later_sessions(group, "the group completed", now, days, actor)
-        self.save(group, *enrollments, *sessions, *days.values())
+        sessions = self._cancel_later_sessions(
+            group, "the group completed", now, days, actor, enrollments
+        )
+        self.save(*_once([group, *enrollments.values(), *sessions, *days.values()]))
 
     @retrying
     def cancel_group(
@@ -173,18 +180,19 @@ class GroupCommands(CirclesBase):
         """Cancel the group, its future sessions (and their invitations), and its enrollments."""
         why = reason_text(reason)
         group = self._get(TherapyGroup, group_id, "group", expected_version)
-        enrollment_ids = list(group.enrollment_ids.values())
+        enrollments = {
+            eid: self._get(Enrollment, eid, "enrollment") for eid in group.enrollment_ids.values()
+        }
         group.cancel(why, actor)
         now = self.clock()
         changed: list[Any] = [group]
         days: dict[UUID, ResourceDay] = {}
-        changed.extend(self._cancel_later_sessions(group, why, now, days, actor))
-        for eid in enrollment_ids:
-            enrollment = self._get(Enrollment, eid, "enrollment")
+        changed.extend(self._cancel_later_sessions(group, why, now, days, actor, enrollments))
+        for enrollment in enrollments.values():
             if enrollment.is_active:
                 enrollment.withdraw(f"group cancelled: {why}", now, actor, with_group=True)
                 changed.append(enrollment)
-        self.save(*changed, *days.values())
+        self.save(*_once([*changed, *days.values()]))
 
     def _cancel_later_sessions(
         self,
@@ -193,6 +201,7 @@ class GroupCommands(CirclesBase):
         now: datetime,
         days: dict[UUID, ResourceDay],
         actor: str,
+        enrollments: dict[UUID, Enrollment],
     ) -> list[Aggregate]:
         """Cancel the group's sessions that have not started, with their invitations, and
         release their therapist and room reservations into ``days``.
@@ -204,7 +213,9 @@ class GroupCommands(CirclesBase):
         changed: list[Aggregate] = []
         for session in self.sessions_of(group):
             if not session.is_cancelled and session.starts_at > now and not session.attendance:
-                changed.extend(self._cancel_session_parts(session, reason, days, actor))
+                changed.extend(
+                    self._cancel_session_parts(session, reason, days, actor, enrollments)
+                )
         return changed
 
     @retrying
