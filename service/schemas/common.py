@@ -59,7 +59,7 @@ class Text(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text: str = super()._deserialize(value, attr, data, **kwargs)
         try:
-            return clean_text(text, attr or "text", self.max_length, self.multiline)
+            return clean_text(text, attr or "the text", self.max_length, self.multiline)
         except InvalidInputError as error:
             raise ValidationError(error.message) from None
 
