@@ -35,7 +35,8 @@ def test_invitation_lifecycle(api: Api) -> None:
     assert r.status_code == 200 and r.get_json()["approved_by"] == "t-ana"
     problem(api.post(f"{url}/approve", role="therapist"), 409)
     # 02:30 did not exist in New York on 8 March 2026 (the clocks went forward).
-    skipped = problem(api.post(f"{url}/consent", json={**CONSENT, "signed_at": "2026-03-08T02:30"}), 422)
+    skipped_time = {**CONSENT, "signed_at": "2026-03-08T02:30"}
+    skipped = problem(api.post(f"{url}/consent", json=skipped_time), 422)
     assert "signed_at" in skipped["errors"]
     problem(api.post(f"{url}/consent", json={**CONSENT, "signed_at": "2099-01-01T10:00Z"}), 422)
     # A time without an offset is the group's wall-clock time (SPEC §5).
