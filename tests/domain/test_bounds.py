@@ -283,6 +283,7 @@ def test_consent_takes_local_time_and_refuses_the_future(app: Circles, clock: Cl
         app.record_consent(iid, "coord-1", "Pat", "2027-01-05T10:00", "d-1")
     assert refused.value.field == "signed_at"
     invitation = app.record_consent(iid, "coord-1", "Pat", "2026-11-26T10:30", "d-1")
+    assert invitation.consent is not None
     assert invitation.consent["signed_at"] == "2026-11-26T10:30:00-05:00"
 
 
