@@ -180,12 +180,6 @@ def add_elapsed(start: datetime, duration: timedelta) -> datetime:
     return (instant(start) + duration).astimezone(start.tzinfo)
 
 
-def require_aware(value: datetime, field_name: str) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInputError(f"{field_name} must carry a time zone", field=field_name)
-    return value
-
-
 # --- money ------------------------------------------------------------------------------------
 
 

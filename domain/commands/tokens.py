@@ -108,7 +108,7 @@ class TokenCommands(CirclesBase):
 
         Only its record (when, whether revoked): the link itself is never stored."""
         kind = parse_enum(SubjectKind, kind, "subject_kind")
-        subject = text(subject_id, f"{kind.value}_id", 100)
+        subject = clean_id(subject_id, f"{kind.value}_id")
         try:
             found: Aggregate = self.repository.get(FeedSubject.create_id(kind, subject))
         except AggregateNotFoundError:
