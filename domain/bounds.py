@@ -191,7 +191,13 @@ def is_plain_text(value: str) -> bool:
 
 
 def clean_id(value: Any, field: str) -> str:
-    """A clinic identifier, exactly as given (ids are compared, never trimmed)."""
+    """A clinic identifier: letters, digits and . _ : @ - (spaces around it are dropped)."""
+    if isinstance(value, str):
+        value = value.strip(" ")  # typed or pasted with spaces around: the same id
+        if not value:
+            raise InvalidInputError(f"{field} must be a non-empty string", field=field)
+        if len(value) > 100:
+            raise InvalidInputError(f"{field} is longer than 100 characters", field=field)
     if not isinstance(value, str) or not _ID.match(value):
         raise InvalidInputError(f"{field} {ID_MESSAGE} (got {value!r})", field=field)
     return value
