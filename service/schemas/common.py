@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from domain.bounds import (
     CURRENCY_PATTERN,
+    EARLIEST,
     EARLIEST_DATE,
     ID_PATTERN,
+    LATEST,
     LATEST_DATE,
     LOCAL_DATETIME_PATTERN,
     MULTILINE_TEXT_PATTERN,
@@ -114,6 +117,25 @@ def Instant(**kwargs: Any) -> fields.AwareDateTime:  # noqa: N802
         f"{LATEST_DATE})".strip(),
     }
     return fields.AwareDateTime(validate=domain_check(within_bounds, "time"), **kwargs)
+
+
+class RangeEnd(fields.AwareDateTime):
+    """A query range's end (with an offset): one past the input bounds is read as their end
+    (no session lies beyond it), one before their start is refused."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            beyond = moment.astimezone(UTC) >= LATEST
+        except (OverflowError, ValueError):
+            beyond = moment.year > EARLIEST.year
+        if beyond:
+            return LATEST
+        try:
+            within_bounds(moment, attr or "end")
+        except InvalidInputError as error:
+            raise ValidationError(error.message) from None
+        return moment
 
 
 def BoundedDate(**kwargs: Any) -> fields.Date:  # noqa: N802

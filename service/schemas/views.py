@@ -6,7 +6,16 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from service.schemas.common import BoundedDate, Instant, Money, Out, PageQuery, Strict, page_of
+from service.schemas.common import (
+    BoundedDate,
+    Instant,
+    Money,
+    Out,
+    PageQuery,
+    RangeEnd,
+    Strict,
+    page_of,
+)
 
 
 class CalendarSession(Out):
@@ -34,7 +43,12 @@ CalendarPage = page_of(CalendarSession, "CalendarPage")
 
 class CalendarQuery(PageQuery):
     start = Instant(metadata={"description": "Sessions starting at or after"})
-    end = Instant(metadata={"description": "Sessions starting before"})
+    end = RangeEnd(
+        metadata={
+            "description": "Sessions starting before (with an offset); past 2100-01-01 reads "
+            "as 2100-01-01"
+        }
+    )
 
 
 class AttendanceCounts(Out):
