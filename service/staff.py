@@ -110,6 +110,8 @@ class BrowserSession:
     csrf: str
     pending_totp: bool
     last_seen: datetime
+    # Whether notices were waiting when the session was read: a page takes them only then.
+    has_notices: bool = False
 
 
 @dataclass(frozen=True)
@@ -330,7 +332,8 @@ class StaffAccounts:
         digest = hash_key(token)
         with self._db.connect(write=False) as conn:
             row = conn.execute(
-                f"SELECT s.generation, s.csrf, s.pending_totp, s.last_seen, {_USER_COLUMNS_OF_U} "
+                "SELECT s.generation, s.csrf, s.pending_totp, s.last_seen, s.notices, "
+                f"{_USER_COLUMNS_OF_U} "
                 "FROM circles_staff_sessions s JOIN circles_staff_users u ON u.id = s.user_id "
                 "WHERE s.token_hash = ?",
                 (digest,),
@@ -340,7 +343,7 @@ class StaffAccounts:
             return SessionEnded(idle=False)
         last_seen = datetime.fromisoformat(row[3])
         idle_ended = now - last_seen >= idle
-        user = self._user(row[4:])
+        user = self._user(row[5:])
         if idle_ended or not user.is_active or user.generation != int(row[0]):
             self.end_session(token)
             return SessionEnded(idle=idle_ended)
@@ -352,7 +355,11 @@ class StaffAccounts:
                 )
             last_seen = now
         return BrowserSession(
-            user=user, csrf=row[1], pending_totp=bool(row[2]), last_seen=last_seen
+            user=user,
+            csrf=row[1],
+            pending_totp=bool(row[2]),
+            last_seen=last_seen,
+            has_notices=row[4] != "[]",
         )
 
     def second_factor_done(self, token: str) -> str:

@@ -80,6 +80,9 @@ def session_roster(call: Call, session_id: str) -> dict[str, Any]:
         "timezone": entry.timezone,
         "patients": roster.patients,
         "guests": roster.guests,
+        # Not in the JSON shape: the session as read before the views, for the attendance
+        # page (its version is the If-Match of the save; the page need not read it again).
+        "session": session,
     }
 
 

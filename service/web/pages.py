@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import wraps
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import Response, current_app, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
@@ -61,6 +61,10 @@ NAV: dict[str, list[tuple[str, str]]] = {
     "billing": [("web_auth.home", "Home")],
     "admin": [("web_admin.staff", "Staff accounts")],
 }
+
+
+# The layout's other links (``layout_urls``).
+LAYOUT_ENDPOINTS = ("web_auth.sign_in", "web_auth.account", "web_auth.sign_out")
 
 
 class PageRefusal(Exception):
@@ -234,25 +238,60 @@ def csrf_token() -> str:
 def notice(text: str) -> None:
     """A message for the next page the signed-in person sees."""
     accounts().add_notice(g.web_token, text)
+    g.notice_added = True
 
 
 def render(template: str, status: int = 200, **context: Any) -> Response:
     user: StaffUser | None = g.get("user")
     notices: list[str] = []
-    token = g.get("web_token")
-    if token:
+    token, found = g.get("web_token"), g.get("web_session")
+    # Read only if the session had notices when the page began, or this request added one.
+    if token and (found is None or found.has_notices or g.get("notice_added")):
         notices = accounts().take_notices(token)
     nav = NAV.get(user.role, []) if user is not None else []
+    urls = layout_urls()
+    current = context.get("nav_current") or request.endpoint
     html = render_template(
         template,
         user=user,
         nav=nav,
+        layout=urls,
+        nav_links=[(urls[endpoint], label, endpoint == current) for endpoint, label in nav],
         notices=notices,
         csrf_field=CSRF_FIELD,
         csrf_token=csrf_token(),
         **context,
     )
     return Response(html, status=status, mimetype="text/html")
+
+
+def layout_urls() -> dict[str, str]:
+    """The layout's links (the stylesheet, every role's nav, sign-in, account, sign-out), built
+    once per app and script root: the same ``url_for`` on every page otherwise."""
+    cache: dict[str, dict[str, str]] = current_app.extensions.setdefault("circles_layout_urls", {})
+    found = cache.get(request.script_root)
+    if found is None:
+        found = {endpoint: url_for(endpoint) for links in NAV.values() for endpoint, _ in links}
+        found |= {endpoint: url_for(endpoint) for endpoint in LAYOUT_ENDPOINTS}
+        found["stylesheet"] = url_for("web_auth.static", filename="circles.css")
+        cache[request.script_root] = found
+    return found
+
+
+_MARK = "0circlesid0"
+
+
+def url_filler(endpoint: str, name: str) -> Callable[[Any], str]:
+    """``url_for(endpoint, **{name: value})`` for the many ids a page links to: the route is
+    built once per app and script root, then each (quoted) id is put in its place."""
+    cache: dict[tuple[str, str, str], str] = current_app.extensions.setdefault(
+        "circles_url_fillers", {}
+    )
+    key = (request.script_root, endpoint, name)
+    built = cache.get(key)
+    if built is None:
+        built = cache[key] = url_for(endpoint, **{name: _MARK})
+    return lambda value: built.replace(_MARK, quote(str(value), safe=""))
 
 
 def cookie_options() -> dict[str, Any]:

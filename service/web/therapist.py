@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from domain.session import TherapySession
 from domain.values import AttendanceStatus
-from service.context import circles, services
+from service.context import services
 from service.endpoint import COORDINATOR, THERAPIST, invoke
 from service.routes import sessions as session_routes
 from service.routes import views as view_routes
@@ -25,11 +26,13 @@ from service.web.pages import (
     PageRefusal,
     asked_week,
     current_user,
+    layout_urls,
     notice,
     now,
     page,
     problem_of,
     render,
+    url_filler,
 )
 
 bp = Blueprint("web_therapist", __name__, template_folder="templates")
@@ -72,6 +75,8 @@ def week() -> BaseResponse:
     names: dict[Any, str] = {}
     days: dict[date, list[dict[str, Any]]] = {}
     moment = now()
+    page_of = url_filler("web_sessions.session", "session_id")
+    sheet_of = url_filler("web_therapist.attendance", "session_id")
     for entry in found["items"]:
         if entry.group_id not in names:
             summary = views.directory.group(entry.group_id)
@@ -80,6 +85,8 @@ def week() -> BaseResponse:
             {
                 "entry": entry,
                 "group": names[entry.group_id],
+                "page": page_of(entry.session_id),
+                "sheet": sheet_of(entry.session_id),
                 "when": _when(entry.starts_at, entry.ends_at),
                 "place": entry.room_id or ("Online" if entry.video_url else "—"),
                 "cancelled": entry.status == "cancelled",
@@ -90,14 +97,21 @@ def week() -> BaseResponse:
         )
     return render(
         "web/therapist_week.html",
-        days=sorted(days.items()),
+        days=[(day, f"{day:%A %-d %B}", items) for day, items in sorted(days.items())],
         monday=monday,
         sunday=monday + timedelta(days=6),
-        previous=(monday - timedelta(days=7)).isoformat(),
-        following=(monday + timedelta(days=7)).isoformat(),
+        this_week=week_url(),
+        previous=week_url(monday - timedelta(days=7)),
+        following=week_url(monday + timedelta(days=7)),
         is_current=monday <= today < monday + timedelta(days=7),
         problem=problem,
     )
+
+
+def week_url(day: date | None = None) -> str:
+    """``url_for("web_therapist.week", week=day)``, from the layout's link to the week."""
+    base = layout_urls()["web_therapist.week"]
+    return base if day is None else f"{base}?week={day.isoformat()}"
 
 
 # --- the attendance sheet -----------------------------------------------------------------------
@@ -118,8 +132,17 @@ class Person:
 
 
 def roster(user: Any, session_id: str) -> list[Person]:
-    """Who to expect, from ``GET /sessions/{id}/roster`` (patients enrolled at the session's
-    time, then guests holding a place), with the group's at-risk flags."""
+    """Who to expect at a session (``session_and_roster`` without the session)."""
+    return session_and_roster(user, session_id)[1]
+
+
+def session_and_roster(user: Any, session_id: str) -> tuple[TherapySession, list[Person]]:
+    """The session and who to expect, from ``GET /sessions/{id}/roster`` (patients enrolled
+    at the session's time, then guests holding a place), with the group's at-risk flags.
+
+    The session is the one the roster call read before the views: whatever the roster shows
+    is at least as new as its version, so a save against that version is refused (412) if
+    anything changed after the page was read."""
     found = invoke(session_routes.session_roster, user, session_id=session_id)
     # The flags ``GET /reports/attendance`` shows, from the same view (made fresh, and the
     # group's visibility checked, by the roster call above).
@@ -147,7 +170,8 @@ def roster(user: Any, session_id: str) -> list[Person]:
         )
         for line in found["guests"]
     )
-    return people
+    session: TherapySession = found["session"]
+    return session, people
 
 
 def _refused(error: Exception) -> PageRefusal:
@@ -160,10 +184,7 @@ def _refused(error: Exception) -> PageRefusal:
 def attendance(session_id: str) -> BaseResponse:
     user = current_user()
     try:
-        # The version first: whatever the roster then shows is at least that new, so a save
-        # against this version is refused (412) if anything changed after the page was read.
-        session = circles().get_session(session_id)
-        people = roster(user, session_id)
+        session, people = session_and_roster(user, session_id)
     except REFUSALS as error:
         raise _refused(error) from None
     # The name from the view the roster was just read from (made fresh by that call).
@@ -204,8 +225,8 @@ def attendance(session_id: str) -> BaseResponse:
             # Show what is recorded now (someone may have saved meanwhile) beside this
             # person's own changes, and carry the current version: saving again sends
             # only those changes.
-            session = circles().get_session(session_id)
-            now_recorded = {p.key: p.recorded for p in roster(user, session_id)}
+            session, now_people = session_and_roster(user, session_id)
+            now_recorded = {p.key: p.recorded for p in now_people}
             for person in people:
                 person.recorded = now_recorded.get(person.key, person.recorded)
         else:
@@ -225,6 +246,7 @@ def attendance(session_id: str) -> BaseResponse:
         started=session.starts_at <= now(),
         problem=problem,
         week=local_start.date().isoformat(),
+        week_url=week_url(local_start.date()),
     )
 
 
