@@ -181,3 +181,30 @@ def test_an_accepted_guest_is_on_the_sheet_with_the_guest_statuses(site: Site) -
     assert r.status_code == 302
     guests = api.get(f"/sessions/{sid}").get_json()["guests"]
     assert guests == [{"invitation_id": iid, "status": "present"}]
+
+
+def test_links_built_once_are_the_routes_links_also_under_a_script_root(site: Site) -> None:
+    """The layout's links and the week's are built once per app and script root, then
+    filled in: they are still the routes' own links, also where the app is mounted."""
+    site.user("ana@clinic.example", "therapist", "t-ana")
+    _, sessions = _group_with_patients(site)
+    sid = sessions[0]["id"]
+    site.clock.set(datetime(2027, 3, 3, 12, 0, tzinfo=UTC))
+    browser = site.signed_in("ana@clinic.example")
+    for root in ("", "/clinic", ""):
+        r = browser.get("/my/week", base_url=f"http://localhost{root}/")
+        assert r.status_code == 200, r.status_code
+        page = r.get_data(as_text=True)
+        for link in (
+            f'href="{root}/web/static/circles.css"',
+            f'href="{root}/my/week" aria-current="page"',
+            f'href="{root}/account"',
+            f'action="{root}/sign-out"',
+            f'href="{root}/web/sessions/{sid}"',
+            f'href="{root}/my/sessions/{sid}/attendance"',
+            f'href="{root}/my/week?week=2027-02-22"',
+            f'href="{root}/my/week?week=2027-03-08"',
+        ):
+            assert link in page, (root, link)
+        sheet = browser.text(f"/my/sessions/{sid}/attendance")
+        assert 'href="/my/week?week=2027-03-02"' in sheet
