@@ -53,7 +53,8 @@ def _interleaved(
     as_page: Callable[[], Any], as_json: Callable[[], Any], n: int
 ) -> tuple[float, float]:
     """Each side's median request time over ``n`` requests each, alternating page and JSON."""
-    page_times, json_times = [], []
+    page_times: list[float] = []
+    json_times: list[float] = []
     for _ in range(n):
         for call, times in ((as_json, json_times), (as_page, page_times)):
             start = time.perf_counter()

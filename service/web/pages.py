@@ -290,7 +290,8 @@ def url_filler(endpoint: str, name: str) -> Callable[[Any], str]:
     key = (request.script_root, endpoint, name)
     built = cache.get(key)
     if built is None:
-        built = cache[key] = url_for(endpoint, **{name: _MARK})
+        values: dict[str, Any] = {name: _MARK}
+        built = cache[key] = url_for(endpoint, **values)
     return lambda value: built.replace(_MARK, quote(str(value), safe=""))
 
 
