@@ -63,10 +63,10 @@ def install(app: Flask) -> None:
         if degraded is not None:
             headers[VIEWS_HEADER] = degraded
         if response.mimetype == "text/html":
-            from service.web import is_page
+            from service.web import serves_page
 
             headers["Content-Security-Policy"] = (
-                PAGES_CONTENT_SECURITY_POLICY if is_page(request.path) else CONTENT_SECURITY_POLICY
+                PAGES_CONTENT_SECURITY_POLICY if serves_page() else CONTENT_SECURITY_POLICY
             )
             headers["X-Frame-Options"] = "DENY"
         elif (

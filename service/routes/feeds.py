@@ -218,14 +218,22 @@ def _invitation(token: str) -> tuple[FeedToken, InvitationEntry, datetime]:
 @bp.get("/i/<token>")
 @endpoint(
     summary="The invitation: your answer and the session's time and place",
+    description="A client preferring text/html (a browser opening the link) gets the "
+    "invitee's page instead (service.web.invitee).",
     tag="invitee",
     roles=None,
     response=fs.InviteeView(),
     errors=[404],
+    alternatives=("text/html",),
 )
-def invitee_page(call: Call, token: str) -> Reply:
+def invitee_page(call: Call, token: str) -> Reply | Response:
+    from service.web import invitee, token_pages
+
+    if token_pages.wants_html():
+        return invitee.page(token)
     _, entry, now = _invitation(token)
-    return Reply(_invitee_view(token, entry, now), headers={"Cache-Control": "private, no-store"})
+    headers = {"Cache-Control": "private, no-store", "Vary": "Accept"}
+    return Reply(_invitee_view(token, entry, now), headers=headers)
 
 
 def _live_invitation(token: str) -> None:

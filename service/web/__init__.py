@@ -33,7 +33,9 @@ def register(app: Flask) -> None:
         coordinator,
         enrollments,
         feed_links,
+        invitee,
         my_invitations,
+        patient_link,
         plans,
         session_guests,
         sessions,
@@ -65,6 +67,8 @@ def register(app: Flask) -> None:
         sessions,
         session_guests,
         week_calendar,
+        invitee,
+        patient_link,
     )
     for module in modules:
         app.register_blueprint(module.bp)
@@ -80,7 +84,7 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def _page_headers(response: Response) -> Response:
-        if not is_page(request.path):
+        if not serves_page():
             return response
         new_csrf = g.get("new_csrf")
         if new_csrf:
@@ -95,3 +99,9 @@ def register(app: Flask) -> None:
 def is_page(path: str) -> bool:
     """Whether ``path`` is a page (HTML) rather than part of the JSON API."""
     return path == "/" or path.startswith(PAGE_PREFIXES)
+
+
+def serves_page() -> bool:
+    """Whether this response is a page: under a page's path, or a private link's page
+    (``/i/{token}``, ``/feeds/{token}``: see ``service.web.token_pages``)."""
+    return is_page(request.path) or bool(g.get("token_page"))

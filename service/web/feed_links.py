@@ -4,7 +4,9 @@ Issuing is ``POST /patients/{pid}/feed-tokens`` or ``POST /therapists/{tid}/feed
 and revoking ``DELETE /feed-tokens/{id}``, each through ``invoke``: the same role checks,
 rules and events as for JSON. A link holds its token, and only the token's hash is stored,
 so the link appears once — on the page that answers the POST that issued it — as the https
-address, the ``webcal://`` one, Google Calendar's "add by URL" link and a QR code to scan.
+address, the ``webcal://`` one, Google Calendar's "add by URL" link and a QR code to scan:
+the QR code opens the link's own page (``/feeds/{token}``, ``service.web.patient_link``) with
+a button per calendar, which a phone's camera handles better than a bare ``.ics`` address.
 """
 
 from __future__ import annotations
@@ -89,7 +91,8 @@ def issue(user: Staff, kind: str, subject_id: str) -> Issued:
     """Issue through the JSON route (rotating any previous link)."""
     path: dict[str, Any] = {f"{kind}_id": subject_id}
     data = invoke(ISSUE[kind], user, body={}, **path).data
-    return Issued(data["url"], data["webcal_url"], data["google_url"], qr_code(data["url"]))
+    page = data["url"].removesuffix(".ics")  # the page that offers each calendar's button
+    return Issued(data["url"], data["webcal_url"], data["google_url"], qr_code(page))
 
 
 def _local(moment: datetime) -> str:

@@ -45,8 +45,10 @@ def test_a_coordinator_issues_a_patients_link_shown_once_as_links_and_qr(site: S
     google = "https://calendar.google.com/calendar/r?cid=webcal%3A%2F%2Flocalhost%2Ffeeds%2F"
     assert html.escape(google + token + ".ics") in page
     assert "Shown once." in page and "cannot show it again" in page
-    # The QR code is the issued link itself, as inline SVG with a name for screen readers.
-    qr = segno.make(url, error="m").svg_inline(
+    # The QR code is the link's own page (buttons per calendar app), as inline SVG with a
+    # name for screen readers.
+    assert site.api.get(f"/feeds/{token}", role=None).status_code == 200
+    qr = segno.make(f"http://localhost/feeds/{token}", error="m").svg_inline(
         scale=4, dark="#000", light="#fff", svgclass="qr", omitsize=True,
         title="QR code of the calendar link",
     )  # fmt: skip
