@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response
+from werkzeug.wrappers import Response as BaseResponse
 
 from domain.commands.tokens import IssuedToken
 from domain.tokens import FeedSubjects, FeedToken, SubjectKind
@@ -226,7 +227,7 @@ def _invitation(token: str) -> tuple[FeedToken, InvitationEntry, datetime]:
     errors=[404],
     alternatives=("text/html",),
 )
-def invitee_page(call: Call, token: str) -> Reply | Response:
+def invitee_page(call: Call, token: str) -> Reply | BaseResponse:
     from service.web import invitee, token_pages
 
     if token_pages.wants_html():

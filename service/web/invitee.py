@@ -13,9 +13,9 @@ keep the JSON of :func:`service.routes.feeds.invitee_page`, built from the same 
 (``service.routes.feeds``), so a page can refuse nothing the JSON does not. Without a
 sign-in there is no session to bind a CSRF token to; instead:
 
-- ``Sec-Fetch-Site`` (sent by every current browser) must be ``same-origin`` or ``none``,
-  and ``Origin``, when sent, must be this service's (``PUBLIC_URL``'s or the request's
-  host): a page on another site cannot make the invitee's browser answer;
+- ``Sec-Fetch-Site`` (sent by every current browser) must be ``same-origin`` or ``none``;
+  without it, ``Origin``, when it names a site, must be this service's (``PUBLIC_URL``'s or
+  the request's host): a page on another site cannot make the invitee's browser answer;
 - the form carries ``HMAC-SHA256(token, "invitee-answer" + invitation id)``: it can only
   come from a page that showed this very invitation (a forged post would need the token,
   which is the capability itself).
@@ -113,12 +113,17 @@ def page(token: str, problem: FormProblem | None = None) -> BaseResponse:
 
 
 def _same_site() -> bool:
-    """Whether the browser says this post comes from a page of this service."""
+    """Whether the browser says this post comes from a page of this service.
+
+    ``Sec-Fetch-Site`` decides when sent (a page cannot forge it). Without it (an older
+    browser), ``Origin`` must name this service; ``null`` is what a browser sends under
+    ``Referrer-Policy: no-referrer``, so it is let through to the form value's check.
+    """
     fetch_site = request.headers.get("Sec-Fetch-Site")
-    if fetch_site is not None and fetch_site not in SAME_SITE:
-        return False
+    if fetch_site is not None:
+        return fetch_site in SAME_SITE
     origin = request.headers.get("Origin")
-    if origin is None:
+    if origin is None or origin == "null":
         return True
     hosts = {request.host}
     configured = current_app.config.get("PUBLIC_URL")

@@ -22,8 +22,6 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, g, render_template, request
 
-from service.feeds import NOT_FOUND
-
 HTML = "text/html"
 JSON = "application/json"
 
@@ -42,16 +40,14 @@ def mark_page() -> None:
 
 def render(template: str, status: int = 200, **context: Any) -> Response:
     mark_page()
-    response = Response(
-        render_template(template, **context), status=status, mimetype="text/html"
-    )
+    response = Response(render_template(template, **context), status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     response.headers["Vary"] = "Accept"
     return response
 
 
 def not_found() -> Response:
-    return render("web/token_missing.html", status=404, detail=NOT_FOUND)
+    return render("web/token_missing.html", status=404)
 
 
 def local_day(moment: datetime, zone: str) -> str:

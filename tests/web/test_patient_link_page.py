@@ -34,8 +34,8 @@ def test_the_patients_link_opens_a_page_with_a_button_per_calendar(site: Site) -
     text = r.get_data(as_text=True)
     webcal = f"webcal://localhost/feeds/{token}.ics"
     google = "https://calendar.google.com/calendar/r?cid=" + quote(webcal, safe="")
-    outlook = ("https://outlook.live.com/calendar/0/addfromweb?url="
-               + quote(f"http://localhost/feeds/{token}.ics", safe="") + "&name=Group%20sessions")  # fmt: skip
+    https = quote(f"http://localhost/feeds/{token}.ics", safe="")
+    outlook = f"https://outlook.live.com/calendar/0/addfromweb?url={https}&name=Group%20sessions"
     for label, href in [("Add to Apple Calendar", webcal), ("Add to Google Calendar", google),
                         ("Add to Outlook", outlook)]:  # fmt: skip
         assert f'href="{html.escape(href)}"' in text and label in text
@@ -90,8 +90,8 @@ def test_an_invitation_link_opens_no_feed_page_and_a_therapists_shows_dates(site
     world = clinic(api)
     api.clock.set(datetime(2027, 3, 20, 12, 0, tzinfo=UTC))
     sid = world["ny_sessions"][5]["id"]
-    iid = api.post(f"/sessions/{sid}/invitations", json={
-        "patient_id": PATIENT, "invitee_name": "Kim", "relationship": "parent"}).get_json()["id"]  # fmt: skip
+    body = {"patient_id": PATIENT, "invitee_name": "Kim", "relationship": "parent"}
+    iid = api.post(f"/sessions/{sid}/invitations", json=body).get_json()["id"]
     assert api.post(f"/invitations/{iid}/approve", role="therapist").status_code == 200
     consent = {"signed_by": "P", "signed_at": "2027-03-01T10:00:00+00:00", "document_ref": "d"}
     assert api.post(f"/invitations/{iid}/consent", json=consent).status_code == 200
