@@ -12,15 +12,15 @@ necessary, SPEC §4). ``/feeds/{token}.ics`` stays the calendar itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import quote
 
-from flask import Blueprint
+from flask import Blueprint, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from domain.tokens import SubjectKind
-from service import ical, links
+from domain.tokens import SubjectKind, digest
+from service import feeds, ical, links
 from service.context import circles, services
-from service.feeds import views
 from service.web import token_pages
 
 bp = Blueprint("web_patient_link", __name__, template_folder="templates")
@@ -40,12 +40,36 @@ class Subscribe:
 
 @bp.get("/feeds/<token>")
 def patient_link(token: str) -> BaseResponse:
+    """The page, kept like the feed's body (``service.feeds``): while the event store's head
+    has not moved, the day is the same and the first session listed has not started,
+    nothing it shows can have changed (a revoked or rotated link is an event)."""
+    now = services().clock()
+    head = services().head.token()
+    key = ("feed-page", digest(token), request.host)
+    pages = feeds.cache()
+    cached = pages.get(key)
+    if (
+        cached is not None
+        and cached.head == head
+        and cached.day == now.date()
+        and (cached.expires is None or now < cached.expires)
+    ):
+        return token_pages.html(cached.body)
+    built = _build(token, now)
+    if built is None:
+        pages.drop(key)
+        return token_pages.not_found()
+    body, expires = built
+    pages.put(key, feeds.RenderedFeed(body, "", head, now.date(), expires, now))
+    return token_pages.html(body)
+
+
+def _build(token: str, now: datetime) -> tuple[bytes, datetime | None] | None:
     found = circles().find_feed_token(token)
     if found is None or found.subject_kind is SubjectKind.INVITATION:
-        return token_pages.not_found()
-    now = services().clock()
+        return None
     _, until = ical.window(now)
-    calendars = views().calendars
+    calendars = feeds.views().calendars
     if found.subject_kind is SubjectKind.PATIENT:
         rows = calendars.sessions_for_patient(found.subject_id, since=now, until=until)
     else:
@@ -67,4 +91,5 @@ def patient_link(token: str) -> BaseResponse:
             url=quote(found_links["url"], safe=""), name=quote(CALENDAR_NAME)
         ),
     )
-    return token_pages.render("web/patient_link.html", subscribe=subscribe, dates=dates)
+    body = render_template("web/patient_link.html", subscribe=subscribe, dates=dates)
+    return body.encode(), upcoming[0].starts_at if upcoming else None

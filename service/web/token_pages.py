@@ -39,8 +39,13 @@ def mark_page() -> None:
 
 
 def render(template: str, status: int = 200, **context: Any) -> Response:
+    return html(render_template(template, **context), status)
+
+
+def html(body: str | bytes, status: int = 200) -> Response:
+    """A page's response: its headers (``no-store``; it depends on ``Accept``)."""
     mark_page()
-    response = Response(render_template(template, **context), status=status, mimetype="text/html")
+    response = Response(body, status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     response.headers["Vary"] = "Accept"
     return response

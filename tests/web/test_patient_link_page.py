@@ -74,6 +74,13 @@ def test_a_cancelled_session_is_left_out_and_an_ended_link_is_a_plain_404(site: 
     issued = issue(api, "patients", PATIENT)
     text = api.get(f"/feeds/{issued['token']}", role=None).get_data(as_text=True)
     assert DATES.findall(text)[0] == "Tuesday 30 March 2027, 18:00–19:30 EDT"
+    # Kept while nothing changes; once the first session listed starts, it is left out.
+    api.clock.set(datetime(2027, 3, 30, 21, 59, tzinfo=UTC))
+    again = api.get(f"/feeds/{issued['token']}", role=None).get_data(as_text=True)
+    assert DATES.findall(again)[0] == "Tuesday 30 March 2027, 18:00–19:30 EDT"
+    api.clock.set(datetime(2027, 3, 30, 22, 1, tzinfo=UTC))
+    later = api.get(f"/feeds/{issued['token']}", role=None).get_data(as_text=True)
+    assert DATES.findall(later)[0] == "Tuesday 6 April 2027, 18:00–19:30 EDT"
     # Rotation ends the old link; revoking the new one ends it too: a plain 404 page.
     rotated = issue(api, "patients", PATIENT)
     for token in (issued["token"], "B" * 43):
