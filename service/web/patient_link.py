@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from domain.tokens import SubjectKind, digest
 from service import feeds, ical, links
-from service.context import circles, services
+from service.context import circles, fresh_views, services
 from service.web import token_pages
 
 bp = Blueprint("web_patient_link", __name__, template_folder="templates")
@@ -69,7 +69,7 @@ def _build(token: str, now: datetime) -> tuple[bytes, datetime | None] | None:
     if found is None or found.subject_kind is SubjectKind.INVITATION:
         return None
     _, until = ical.window(now)
-    calendars = feeds.views().calendars
+    calendars = fresh_views("calendars").calendars
     if found.subject_kind is SubjectKind.PATIENT:
         rows = calendars.sessions_for_patient(found.subject_id, since=now, until=until)
     else:
