@@ -105,7 +105,6 @@ def page(token: str, problem: FormProblem | None = None) -> BaseResponse:
         status=problem.status if problem else 200,
         invitation=_shown(token, entry, now),
         problem=problem,
-        token=token,
         answer_field=ANSWER_FIELD,
         form_field=FORM_FIELD,
         form_value=form_token(token, entry),
