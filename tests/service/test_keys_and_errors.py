@@ -102,6 +102,8 @@ def test_openapi_describes_every_route_and_docs_work_offline(api: Api) -> None:
         and not rule.rule.startswith(("/docs", "/static"))
         and rule.rule != "/openapi.json"
         and not is_page(rule.rule)  # the pages (service.web) are HTML, not the API
+        # The private links' pages (service.web.invitee, .patient_link): HTML too.
+        and not rule.endpoint.startswith(("web_invitee.", "web_patient_link."))
     }
     assert routed == documented
     create = spec["paths"]["/groups"]["post"]
