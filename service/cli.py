@@ -1,5 +1,6 @@
 """Flask CLI commands: ``create-api-key``, ``create-staff-user``, ``load-demo``, ``run-demo``,
-``run-projections``, ``export-events``, ``import-events``; ``views …`` (service.cli_views)."""
+``run-projections``, ``send-messages``, ``export-events``, ``import-events``; ``views …``
+(service.cli_views)."""
 
 from __future__ import annotations
 
@@ -134,6 +135,23 @@ def register(app: Flask) -> None:
         signal.signal(signal.SIGINT, _stop)
         click.echo("projection worker running", err=True)
         services().require_reads().projector.run_forever(stop)
+
+    @app.cli.command("send-messages")
+    @click.option("--once", is_flag=True, help="Fill and try every due message once, then exit.")
+    def send_messages(once: bool) -> None:
+        """The mail worker (SPEC §9): fill the outbox from the events and deliver it
+        (SMTP_URL, else .eml files under var/outbox/) until stopped (SIGTERM/SIGINT)."""
+        from service.mail import mailer
+
+        worker = mailer()
+        if once:
+            click.echo(f"tried {worker.run_once()} message(s)", err=True)
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        click.echo(f"mail worker running ({type(worker.sender).__name__})", err=True)
+        worker.run_forever(stop)
 
     @app.cli.command("export-events")
     @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))

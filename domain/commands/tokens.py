@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,12 +92,21 @@ class TokenCommands(CirclesBase):
 
     @retrying
     def send_invitation(
-        self, invitation_id: Any, actor: str, expected_version: int | None = None
+        self,
+        invitation_id: Any,
+        actor: str,
+        expected_version: int | None = None,
+        before_save: Callable[[Invitation, IssuedToken], None] | None = None,
     ) -> tuple[Invitation, IssuedToken]:
-        """Send the invitation and issue the invitee's private link, in one transaction."""
+        """Send the invitation and issue the invitee's private link, in one transaction.
+
+        ``before_save`` sees the plain token before the events are saved: the outbox keeps
+        the link for the invitee's message there (the event store keeps only its hash)."""
         invitation = self._get(Invitation, invitation_id, "invitation", expected_version)
         invitation.send(self.clock(), actor)
         issued, changed = self._prepare_token(SubjectKind.INVITATION, str(invitation.id), actor)
+        if before_save is not None:
+            before_save(invitation, issued)
         self.save(invitation, *changed)
         return invitation, issued
 

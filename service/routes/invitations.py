@@ -6,11 +6,13 @@ from typing import Any
 
 from flask import Blueprint
 
+from domain.commands.tokens import IssuedToken
 from domain.invitation import Invitation
-from service.context import circles
+from service.context import circles, services
 from service.endpoint import COORDINATOR, THERAPIST, Call, Reply, endpoint
 from service.history import history
 from service.links import public_base
+from service.mail import outbox
 from service.paging import page
 from service.routes.access import require_invitation_scope
 from service.schemas import invitations as iv
@@ -92,10 +94,15 @@ def record_consent(call: Call, invitation_id: str) -> Reply:
     secret=("url",),
 )
 def send_invitation(call: Call, invitation_id: str) -> Reply:
+    base, clock = public_base(), services().clock
+
+    def keep_link(sent: Invitation, issued: IssuedToken) -> None:  # for the invitee's email
+        outbox().keep_link(issued.record.id, sent.id, f"{base}/i/{issued.token}", clock())
+
     invitation, link = circles().send_invitation(
-        invitation_id, call.actor, expected_version=call.expected_version
+        invitation_id, call.actor, expected_version=call.expected_version, before_save=keep_link
     )
-    url = public_base() + f"/i/{link.token}"
+    url = base + f"/i/{link.token}"
     data = {**attributes(iv.Invitation(), invitation), "url": url}
     return Reply(data, etag=invitation.version, headers={"Cache-Control": "no-store"})
 
