@@ -118,6 +118,15 @@ class Delivery:
     last_error: str | None
 
 
+@dataclass(frozen=True)
+class Attempt:
+    message_id: str
+    attempt: int
+    at: datetime
+    outcome: str  # sent | deferred | failed
+    detail: str | None
+
+
 def message_id(event: Any, kind: str) -> UUID:
     return uuid.uuid5(MESSAGES, f"{event.originator_id}:{event.originator_version}:{kind}")
 
@@ -340,16 +349,20 @@ class Outbox:
             for r in rows
         ]  # fmt: skip
 
-    def attempts(self, message_ids: Iterable[str]) -> list[tuple[str, int, str]]:
-        """(message id, attempt number, outcome) of the given messages, in order."""
+    def attempts(self, message_ids: Iterable[str]) -> list[Attempt]:
+        """Every attempt at the given messages, in order."""
         ids = list(message_ids)
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
         with self.db.read() as tx:
             rows = tx.all(
-                "SELECT message_id, attempt, outcome FROM outbox_attempts"
+                "SELECT message_id, attempt, at, outcome, detail FROM outbox_attempts"
                 f" WHERE message_id IN ({marks}) ORDER BY message_id, attempt",
                 ids,
             )
-        return [(r[0], int(r[1]), r[2]) for r in rows]
+        to_instant, opened = self.db.dialect.to_instant, self.db.sealer.open
+        return [
+            Attempt(r[0], int(r[1]), to_instant(r[2]) or r[2], r[3], opened(r[4], "detail"))
+            for r in rows
+        ]

@@ -18,6 +18,7 @@ from service.routes.access import require_invitation_scope
 from service.schemas import invitations as iv
 from service.schemas.common import HistoryPage, PageQuery, attributes
 from service.schemas.groups import NoBody, ReasonIn
+from service.schemas.messages import DeliveryList
 
 bp = Blueprint("invitations", __name__)
 TAG = "invitations"
@@ -123,6 +124,25 @@ def revoke_invitation(call: Call, invitation_id: str) -> Reply:
         invitation_id, call.actor, expected_version=call.expected_version, **call.body
     )
     return _reply(invitation)
+
+
+@bp.get("/invitations/<invitation_id>/messages")
+@endpoint(
+    summary="The emails to the invitee and every attempt to deliver them (SPEC §9)",
+    tag=TAG,
+    roles=[COORDINATOR],
+    response=DeliveryList(),
+    errors=[404],
+)
+def invitation_messages(call: Call, invitation_id: str) -> dict[str, Any]:
+    invitation = circles().get_invitation(invitation_id)
+    box = outbox()
+    box.catch_up()  # what the events so far call for, sent or not
+    found = box.deliveries(invitation.id)
+    history: dict[str, list[Any]] = {}
+    for attempt in box.attempts(d.message_id for d in found):
+        history.setdefault(attempt.message_id, []).append(attempt)
+    return {"messages": [{**vars(d), "history": history.get(d.message_id, [])} for d in found]}
 
 
 @bp.get("/invitations/<invitation_id>/history")

@@ -143,8 +143,12 @@ def test_a_refusing_server_gets_the_message_on_a_later_attempt(
     assert len(inbox.received) == 1 and inbox.refused == 1
     [delivery] = _outbox(api).deliveries(sent["invitation_id"])
     assert (delivery.status, delivery.attempts) == ("sent", 2)
-    outcomes = [o for _, _, o in _outbox(api).attempts([delivery.message_id])]
-    assert outcomes == ["deferred", "sent"]
+    shown = api.get(f"/invitations/{sent['invitation_id']}/messages")
+    assert shown.status_code == 200, shown.get_json()
+    [message] = shown.get_json()["messages"]
+    assert (message["kind"], message["status"], message["attempts"]) == ("invitation", "sent", 2)
+    assert [a["outcome"] for a in message["history"]] == ["deferred", "sent"]
+    assert "451" in message["history"][0]["detail"]
 
 
 def test_a_permanent_refusal_fails_for_good(api: Api, smtp: tuple[Inbox, SmtpSender]) -> None:
