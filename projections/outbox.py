@@ -90,6 +90,7 @@ class Letter:
     recipient: str
     starts_at: datetime | None  # the session's (new) start, when the event names it
     link: str | None  # the invitee's /i/{token} URL, on the invitation itself
+    written_at: datetime  # the event's time: the message's Date (filling again, same text)
 
 
 Compose = Callable[[Letter], str]  # the whole message (RFC 5322 text), Message-ID included
@@ -174,6 +175,15 @@ class Outbox:
                  self.db.dialect.instant(now)),
             )  # fmt: skip
 
+    def forget_links_kept_before(self, moment: datetime) -> int:
+        """Links kept for a send whose events were never saved (a refused or failed save;
+        a saved one is released within a fill): their tokens do not exist."""
+        with self.db.write() as tx:
+            tx.execute(
+                "DELETE FROM outbox_links WHERE kept_at < ?", (self.db.dialect.instant(moment),)
+            )
+            return tx.rowcount
+
     # --- filling ------------------------------------------------------------------------------
 
     def position(self) -> int:
@@ -242,7 +252,7 @@ class Outbox:
         link = None if row is None else tx.sealer.open(row[0], "link")
         letter = Letter(
             message_id(event, Kind.INVITATION), Kind.INVITATION, UUID(str(event.subject_id)),
-            session_id, email, None, link,
+            session_id, email, None, link, timestamp(event),
         )  # fmt: skip
         if link is None:
             self._add(tx, letter, timestamp(event), None,
@@ -262,7 +272,7 @@ class Outbox:
                 return  # never sent, or no email: the invitee has heard nothing to correct
             letter = Letter(
                 message_id(event, kind), kind, event.originator_id, session_id, email,
-                getattr(event, "starts_at", None), None,
+                getattr(event, "starts_at", None), None, timestamp(event),
             )  # fmt: skip
             self._add(tx, letter, timestamp(event), self.compose(letter), None)
 

@@ -117,6 +117,14 @@ def register(app: Flask) -> None:
             from service.demo import TZ
 
             current_app.config["CLINIC_TIMEZONE"] = TZ  # the demo clinic's weeks
+        from service.mail import mailer
+
+        # The embedded demo delivers its own messages (as .eml files unless SMTP_URL is set).
+        worker = mailer()
+        threading.Thread(
+            target=worker.run_forever, args=(threading.Event(),), name="mailer", daemon=True
+        ).start()
+        click.echo(f"Messages: {worker.sender}")
         click.echo(f"\nServing on http://{host}:{port}/  (sign in there; API docs: /docs)")
         click.echo(
             f"Try: curl -H 'Authorization: Bearer <coordinator key>' http://{host}:{port}/groups"

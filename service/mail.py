@@ -19,7 +19,7 @@ import smtplib
 import ssl
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -97,7 +97,7 @@ class Composer:
         message["From"] = self.mail_from
         message["To"] = letter.recipient
         message["Message-ID"] = message_id_header(letter.message_id)
-        message["Date"] = format_datetime(datetime.now(UTC))
+        message["Date"] = format_datetime(letter.written_at.astimezone(UTC))
         message.set_content("Hello,\n\n" + "\n".join(lines) + "\n")
         entry = CalendarEntry(
             session_id=session.id, group_id=session.group_id, number=session.number,
@@ -107,7 +107,7 @@ class Composer:
             status="cancelled" if ended else "scheduled",
             # The invitee's copy: a withdrawn invitation cancels it with a higher SEQUENCE.
             sequence=session.sequence + (1 if letter.kind == Kind.REVOKED else 0),
-            last_modified=datetime.now(UTC), room_id=session.room_id,
+            last_modified=letter.written_at, room_id=session.room_id,
             video_url=session.video_url, facilitator_ids=(), make_up_for=None,
         )  # fmt: skip
         message.add_attachment(
@@ -144,7 +144,7 @@ class SmtpSender:
     host: str
     port: int
     username: str | None
-    password: str | None
+    password: str | None = field(repr=False)  # the demo prints the sender
     implicit_tls: bool = False
     timeout: float = 30.0
 
@@ -260,6 +260,9 @@ class Mailer:
     first_retry: timedelta = timedelta(minutes=1)
     longest_wait: timedelta = timedelta(hours=6)
     lease: timedelta = timedelta(minutes=5)
+    # A kept link is released by the fill that follows its save; one left this long had
+    # no save (the command was refused or failed after keeping it).
+    link_unclaimed_after: timedelta = timedelta(days=1)
 
     def backoff(self, attempts: int) -> timedelta:
         """The wait after the ``attempts``-th failed attempt: 1, 2, 4 … minutes, capped."""
@@ -268,6 +271,7 @@ class Mailer:
     def run_once(self) -> int:
         """Fill, then try every due message once; returns how many were tried."""
         self.outbox.catch_up()
+        self.outbox.forget_links_kept_before(self.clock() - self.link_unclaimed_after)
         tried = 0
         while True:
             due = self.outbox.lease_due(self.clock(), self.lease)

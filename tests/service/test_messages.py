@@ -270,3 +270,64 @@ def test_an_invitee_without_email_gets_no_message(api: Api, tmp_path: Path) -> N
     worker = _mailer(api, DirectorySender(tmp_path / "outbox"))
     assert worker.run_once() == 0
     assert _outbox(api).deliveries(sent["invitation_id"]) == []
+
+
+def test_the_invitations_calendar_opens_in_icalendar_vobject_and_libical(
+    api: Api, smtp: tuple[Inbox, SmtpSender]
+) -> None:
+    from tests.feeds.conftest import assert_passes_libical, parse
+
+    inbox, sender = smtp
+    sent = _sent_invitation(api)
+    _mailer(api, sender).run_once()
+    [part] = [p for p in inbox.received[0].walk() if p.get_content_type() == "text/calendar"]
+    body = part.get_payload(decode=True)
+    assert isinstance(body, bytes)
+    parsed = parse(body)  # icalendar and vobject, which must agree
+    [vevent] = parsed.vevents
+    assert str(vevent.uid.value) == f"{sent['session_id']}@circles"
+    assert vevent.dtstart.value.isoformat() == "2027-03-02T18:00:00-05:00"  # the group's New York
+    assert_passes_libical(body)
+
+
+def test_with_a_cipher_key_no_address_or_link_is_stored_in_clear(
+    durable_store: Any, clock: Any, smtp: tuple[Inbox, SmtpSender]
+) -> None:
+    from projections.store import StoreSettings
+    from tests.service.conftest import make_api
+    from tests.service.test_at_rest import KEY, forms, stored_bytes
+
+    keyed = StoreSettings(**{**durable_store.__dict__, "cipher_key": KEY})
+    inbox, sender = smtp
+    apis = make_api(keyed, clock)
+    api = next(apis)
+    try:
+        sent = _sent_invitation(api, email_address="zanzibar.quill@example.org")
+        token = sent["url"].rsplit("/", 1)[1]
+        _mailer(api, sender).run_once()
+        assert token in _text(inbox.received[0])
+        iid = sent["invitation_id"]
+        assert api.post(f"/invitations/{iid}/revoke", json={"reason": "x"}).status_code == 200
+        _mailer(api, sender).run_once()
+        assert len(inbox.received) == 2
+        data = stored_bytes(keyed)
+        for needle in ("zanzibar.quill@example.org", token, "Your group session on"):
+            assert not any(form in data for form in forms(needle)), needle
+    finally:
+        for _ in apis:  # runs make_api's cleanup
+            pass
+
+
+def test_a_link_kept_for_a_send_that_was_never_saved_is_forgotten(api: Api) -> None:
+    from uuid import uuid4
+
+    box = _outbox(api)
+    box.keep_link(uuid4(), uuid4(), "https://x.example/i/never-issued", api.clock())
+    worker = _mailer(api, DirectorySender(Path("/nonexistent")))
+    worker.run_once()
+    with box.db.read() as tx:
+        assert tx.one("SELECT COUNT(*) FROM outbox_links") == (1,)
+    api.clock.advance(days=1, seconds=1)
+    worker.run_once()
+    with box.db.read() as tx:
+        assert tx.one("SELECT COUNT(*) FROM outbox_links") == (0,)
