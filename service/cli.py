@@ -133,7 +133,8 @@ def register(app: Flask) -> None:
 
     @app.cli.command("run-projections")
     def run_projections() -> None:
-        """The projection worker: keep every view caught up until stopped (SIGTERM/SIGINT)."""
+        """The projection worker: keep every view caught up, and deliver the messages (as
+        ``send-messages`` does), until stopped (SIGTERM/SIGINT)."""
         stop = threading.Event()
 
         def _stop(*_: Any) -> None:
@@ -141,8 +142,19 @@ def register(app: Flask) -> None:
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-        click.echo("projection worker running", err=True)
-        services().require_reads().projector.run_forever(stop)
+        from service.mail import mailer
+
+        # The same worker delivers the messages (SPEC §9), in a thread of its own.
+        mail = threading.Thread(
+            target=mailer().run_forever, args=(stop,), name="mailer", daemon=True
+        )
+        mail.start()
+        click.echo("projection worker running (and the mail worker)", err=True)
+        try:
+            services().require_reads().projector.run_forever(stop)
+        finally:
+            stop.set()
+            mail.join(timeout=30)
 
     @app.cli.command("send-messages")
     @click.option("--once", is_flag=True, help="Fill and try every due message once, then exit.")

@@ -331,3 +331,15 @@ def test_a_link_kept_for_a_send_that_was_never_saved_is_forgotten(api: Api) -> N
     worker.run_once()
     with box.db.read() as tx:
         assert tx.one("SELECT COUNT(*) FROM outbox_links") == (0,)
+
+
+def test_the_send_messages_command_writes_eml_files_without_smtp_url(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SMTP_URL", raising=False)
+    monkeypatch.setenv("CIRCLES_DATA_DIR", str(tmp_path))
+    sent = _sent_invitation(api)
+    result = api.app.test_cli_runner().invoke(args=["send-messages", "--once"])
+    assert result.exit_code == 0, result.output
+    [delivery] = _outbox(api).deliveries(sent["invitation_id"])
+    assert (tmp_path / "outbox" / f"{delivery.message_id}.eml").exists()
