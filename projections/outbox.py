@@ -243,11 +243,10 @@ class Outbox:
         if getattr(event.subject_kind, "value", event.subject_kind) != SubjectKind.INVITATION.value:
             return
         invitee = self._invitee(tx, str(event.subject_id))
-        if invitee is None:
+        session_id, email = (None, None) if invitee is None else invitee[:2]
+        if session_id is None or email is None:  # the coordinator passes the link by hand
+            tx.execute("DELETE FROM outbox_links WHERE token_id=?", (str(event.originator_id),))
             return
-        session_id, email, _ = invitee
-        if email is None:
-            return  # no email given: the coordinator passes the link on by hand
         row = tx.one("SELECT link FROM outbox_links WHERE token_id=?", (str(event.originator_id),))
         link = None if row is None else tx.sealer.open(row[0], "link")
         letter = Letter(

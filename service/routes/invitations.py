@@ -97,8 +97,10 @@ def record_consent(call: Call, invitation_id: str) -> Reply:
 def send_invitation(call: Call, invitation_id: str) -> Reply:
     base, clock = public_base(), services().clock
 
-    def keep_link(sent: Invitation, issued: IssuedToken) -> None:  # for the invitee's email
-        outbox().keep_link(issued.record.id, sent.id, f"{base}/i/{issued.token}", clock())
+    def keep_link(sent: Invitation, issued: IssuedToken) -> None:
+        # For the invitee's email; with no address nothing is kept: only the answer has it.
+        if sent.invitee_email is not None:
+            outbox().keep_link(issued.record.id, sent.id, f"{base}/i/{issued.token}", clock())
 
     invitation, link = circles().send_invitation(
         invitation_id, call.actor, expected_version=call.expected_version, before_save=keep_link

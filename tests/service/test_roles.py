@@ -60,6 +60,7 @@ TABLE: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/enrollments/{enrollment}/history", {C}),
     ("GET", "/sessions/{session}/history", {C}),
     ("GET", "/invitations/{invitation}/history", {C}),
+    ("GET", "/invitations/{invitation}/messages", {C}),
     ("GET", "/api-keys", {A}),
     ("POST", "/api-keys", {A}),
     ("DELETE", "/api-keys/{key}", {A}),
