@@ -212,6 +212,9 @@ def session_page(
         when=_when(start, end),
         state=status,
         started=session.starts_at <= moment,
+        # What the domain would refuse once attendance is recorded is not offered.
+        movable=not (session.attendance or session.guest_attendance),
+        cancellable=not session.attendance,
         facilitators=_who(session.facilitator_ids, names),
         place=session.room_id or ("Online" if session.video_url else "—"),
         original=original,

@@ -181,6 +181,8 @@ def test_a_coordinators_day(page: Page, site: Site, shot: Any) -> None:
         "Absent (no-show)"
     )
     expect(roster.get_by_role("listitem").filter(has_text="Amara Osei")).to_contain_text("Present")
+    expect(page.get_by_text("can no longer be moved or cancelled")).to_be_visible()
+    expect(page.get_by_role("button", name="Reschedule", exact=True)).to_have_count(0)
     step(page, "session-1-after")
 
     # What the pages said is what was stored.

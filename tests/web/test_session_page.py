@@ -303,3 +303,21 @@ def test_the_page_needs_a_sign_in_and_a_staff_role(site: Site) -> None:
     site.user("bill@clinic.example", "billing")
     bill = site.signed_in("bill@clinic.example")
     assert bill.get(url).status_code == 403
+
+
+def test_once_attendance_is_recorded_the_page_offers_no_move_or_cancel(site: Site) -> None:
+    made = _clinic(site)
+    first = made["sessions"][0]
+    site.clock.set(datetime(2027, 3, 2, 23, 30, tzinfo=UTC))  # session 1 has started
+    dana = site.signed_in(DANA)
+    before = dana.text(_url(first))
+    assert "Why it moves" in before and "Cancel the session" in before
+    r = site.api.put(f"/sessions/{first['id']}/attendance",
+                     json={"records": [{"patient_id": "p-1", "status": "absent"}]})  # fmt: skip
+    assert r.status_code == 200, r.get_json()
+    page = dana.text(_url(first))
+    assert "Why it moves" not in page and "Cancel the session" not in page
+    assert "can no longer be moved or cancelled" in page
+    assert f'<a href="/my/sessions/{first["id"]}/attendance">attendance sheet</a>' in page
+    assert "Alex Moreno</strong> <span class=\"detail\">p-1</span>" in page
+    assert "· Absent (no-show)</span>" in page  # a patient's absence is a no-show
