@@ -10,7 +10,6 @@ views (directory, attendance report, invitations) with no rule of its own.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -28,7 +27,6 @@ from service.web.pages import (
     REFUSALS,
     FormProblem,
     PageRefusal,
-    accounts,
     asked_week,
     current_user,
     notice,
@@ -36,6 +34,17 @@ from service.web.pages import (
     page,
     problem_of,
     render,
+)
+from service.web.shared import (
+    all_pages,
+    event_details,
+    event_words,
+    fields_beside,
+    names_of,
+    page_refusal,
+    therapist_names,
+    time_span,
+    whole_number,
 )
 
 bp = Blueprint("web_coord", __name__, template_folder="templates")
@@ -60,59 +69,6 @@ ACTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 PAGE_SIZE = 25
 
 
-def _when(start: datetime, end: datetime) -> str:
-    return f"{start:%H:%M}–{end:%H:%M} {start.tzname()}"
-
-
-def _therapists() -> dict[str, str]:
-    """Therapist id -> the name of the staff account that holds it (where one does)."""
-    return {u.therapist_id: u.name for u in accounts().all() if u.therapist_id}
-
-
-def _who(ids: Any, names: dict[str, str]) -> str:
-    return ", ".join(f"{names[t]} ({t})" if t in names else t for t in ids) or "—"
-
-
-def _words(name: str) -> str:
-    """``TherapyGroup.PatientAdmitted`` -> ``Patient admitted``."""
-    last = name.split(".")[-1]
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", last).lower()
-    return spaced[:1].upper() + spaced[1:]
-
-
-def _details(data: dict[str, Any]) -> str:
-    """An event's data in one line: each field and its value, nested ones one level down."""
-    parts = []
-    for key, value in data.items():
-        if key == "reason" or value in (None, [], {}, ""):
-            continue
-        if isinstance(value, dict):
-            value = ", ".join(f"{k} {v}" for k, v in value.items() if not isinstance(v, dict))
-        elif isinstance(value, list):
-            value = ", ".join(str(v) for v in value) if len(value) <= 3 else f"{len(value)} in all"
-        parts.append(f"{key.replace('_', ' ')}: {value}")
-    return "; ".join(parts)
-
-
-def _refused(error: Exception) -> PageRefusal:
-    found = problem_of(error)
-    return PageRefusal(found.status, found.title, found.detail)
-
-
-def _everything(view: Callable[..., Any], query: dict[str, Any], **path: Any) -> list[Any]:
-    """All pages of a paged JSON route, followed by cursor."""
-    items: list[Any] = []
-    cursor = None
-    while True:
-        found = invoke(
-            view, current_user(), query={**query, "limit": 200, "cursor": cursor}, **path
-        )
-        items.extend(found["items"])
-        cursor = found["next_cursor"]
-        if cursor is None:
-            return items
-
-
 # --- this week ----------------------------------------------------------------------------------
 
 
@@ -131,8 +87,8 @@ class Attention:
 def _attention(names: dict[str, str]) -> Attention:
     found = Attention()
     active = [
-        *_everything(group_routes.list_groups, {"status": "open"}),
-        *_everything(group_routes.list_groups, {"status": "running"}),
+        *all_pages(group_routes.list_groups, {"status": "open"}),
+        *all_pages(group_routes.list_groups, {"status": "running"}),
     ]
     views = services().require_reads().projector  # made fresh by the calls above
     for group in active:
@@ -163,7 +119,7 @@ def _attention(names: dict[str, str]) -> Attention:
                 if invitation.status == "proposed"
                 else "the patient's written consent",
                 "when": f"{invitation.session.starts_at:%a %-d %b} "
-                + _when(invitation.session.starts_at, invitation.session.ends_at),
+                + time_span(invitation.session.starts_at, invitation.session.ends_at),
             }
         )
     return found
@@ -176,11 +132,11 @@ def week_page() -> BaseResponse:
     monday, problem = asked_week(today)
     start = datetime.combine(monday, time(0), clinic)
     end = datetime.combine(monday + timedelta(days=7), time(0), clinic)
-    entries = _everything(
+    entries = all_pages(
         view_routes.all_sessions, {"start": start.isoformat(), "end": end.isoformat()}
     )
     views = services().require_reads().projector  # made fresh by the call above
-    names = _therapists()
+    names = therapist_names()
     groups: dict[Any, Any] = {}
     days: dict[date, list[dict[str, Any]]] = {}
     moment = now()
@@ -200,9 +156,9 @@ def week_page() -> BaseResponse:
             {
                 "entry": entry,
                 "group": summary,
-                "when": _when(entry.starts_at, entry.ends_at),
+                "when": time_span(entry.starts_at, entry.ends_at),
                 "place": entry.room_id or ("Online" if entry.video_url else "—"),
-                "therapists": _who(entry.facilitator_ids, names),
+                "therapists": names_of(entry.facilitator_ids, names),
                 "status": status,
             }
         )
@@ -250,7 +206,7 @@ def groups() -> BaseResponse:
         found = {"items": [], "next_cursor": None}
         # Shown beside its field, so not again in the summary at the top.
         beside = {"therapist_id": problem.fields.pop("therapist_id", [])}
-    names = _therapists()
+    names = therapist_names()
     return render(
         "web/coord_groups.html",
         status=problem.status if problem else 200,
@@ -286,12 +242,12 @@ def _group_page(
     user = current_user()
     try:
         shown = invoke(group_routes.get_group, user, group_id=group_id).data
-        enrollments = _everything(group_routes.group_enrollments, {}, group_id=group_id)
-        sessions = _everything(group_routes.group_sessions, {}, group_id=group_id)
-        events = _everything(group_routes.group_history, {}, group_id=group_id)
+        enrollments = all_pages(group_routes.group_enrollments, {}, group_id=group_id)
+        sessions = all_pages(group_routes.group_sessions, {}, group_id=group_id)
+        events = all_pages(group_routes.group_history, {}, group_id=group_id)
     except REFUSALS as error:
-        raise _refused(error) from None
-    names = _therapists()
+        raise page_refusal(error) from None
+    names = therapist_names()
     enrolled = [e for e in enrollments if e["status"] == "enrolled"]
     waitlist = sorted(
         (e for e in enrollments if e["status"] == "waitlisted"),
@@ -306,7 +262,7 @@ def _group_page(
         {
             "session": s,
             "date": f"{s.starts_at:%a %-d %b %Y}",
-            "when": _when(s.starts_at, s.ends_at),
+            "when": time_span(s.starts_at, s.ends_at),
             "started": s.starts_at <= moment,
             "status": "Cancelled"
             if s.is_cancelled
@@ -318,18 +274,18 @@ def _group_page(
         "web/coord_group.html",
         status=problem.status if problem else 200,
         group=shown,
-        facilitators=_who(shown.facilitator_ids, names),
+        facilitators=names_of(shown.facilitator_ids, names),
         enrolled=enrolled,
         waitlist=waitlist,
         ended=ended,
         sessions=rows,
         events=[
             {
-                "what": _words(e["type"]),
+                "what": event_words(e["type"]),
                 "when": e["occurred_at"].astimezone(zone).strftime("%-d %b %Y %H:%M %Z"),
                 "actor": e["actor"] or "unknown",
                 "reason": e["data"].get("reason"),
-                "details": _details(e["data"]),
+                "details": event_details(e["data"]),
             }
             for e in reversed(events)
         ],
@@ -394,11 +350,6 @@ CREATE_LABELS = {
 }  # fmt: skip
 
 
-def _number(text: str) -> int | str:
-    """A whole number as the JSON route takes it; anything else is passed on for its refusal."""
-    return int(text) if text.isdigit() and len(text) < 10 else text
-
-
 def group_body(form: Any) -> dict[str, Any]:
     """The body of ``POST /groups`` from the form: what was left empty is left out (the
     route's defaults apply), numbers are numbers, facilitators a list."""
@@ -416,30 +367,19 @@ def group_body(form: Any) -> dict[str, Any]:
     body["facilitator_ids"] = [t for t in re.split(r"[\s,]+", given("facilitator_ids")) if t]
     for name in ("max_size", "min_size", "guest_limit", "admission_closes_after"):
         if given(name):
-            body[name] = _number(given(name))
+            body[name] = whole_number(given(name))
     if form.get("admission_never"):
         body["admission_closes_after"] = None
     fees: dict[str, Any] = {}
     for name, _ in FEE_FIELDS:
         fees[name] = given(f"fees.{name}")
     if given("fees.late_cancel_window_hours"):
-        fees["late_cancel_window_hours"] = _number(given("fees.late_cancel_window_hours"))
+        fees["late_cancel_window_hours"] = whole_number(given("fees.late_cancel_window_hours"))
     codes = {k: given(f"fees.billing_codes.{k}") for k in KINDS if given(f"fees.billing_codes.{k}")}
     if codes:
         fees["billing_codes"] = codes
     body["fees"] = fees
     return body
-
-
-def _beside(problem: FormProblem, names: list[str]) -> dict[str, list[str]]:
-    """Take each field's messages out of the problem to show beside that field (a list's
-    items, ``facilitator_ids.0``, beside the list); the rest stay in the summary."""
-    found: dict[str, list[str]] = {}
-    for key in list(problem.fields):
-        target = next((n for n in names if key == n or key.startswith(n + ".")), None)
-        if target is not None:
-            found.setdefault(target, []).extend(problem.fields.pop(key))
-    return found
 
 
 @bp.route("/web/groups/new", methods=["GET", "POST"])
@@ -454,7 +394,7 @@ def create() -> BaseResponse:
             reply = invoke(group_routes.create_group, current_user(), body=group_body(request.form))
         except REFUSALS as error:
             problem = problem_of(error)
-            errors = _beside(problem, list(CREATE_LABELS))
+            errors = fields_beside(problem, list(CREATE_LABELS))
             if errors and not problem.fields:
                 marked = ", ".join(CREATE_LABELS[n] for n in CREATE_LABELS if n in errors)
                 problem.detail = f"Nothing was saved. Correct the marked fields: {marked}."
@@ -474,7 +414,7 @@ def create() -> BaseResponse:
         fee_fields=FEE_FIELDS,
         kinds=KINDS,
         therapist_list=", ".join(
-            f"{tid} ({name})" for tid, name in sorted(_therapists().items(), key=lambda t: t[1])
+            f"{tid} ({name})" for tid, name in sorted(therapist_names().items(), key=lambda t: t[1])
         ),
         zone=current_app.config["CLINIC_TIMEZONE"],
         nav_current="web_coord.groups",

@@ -17,9 +17,10 @@ from domain.errors import AdmissionClosedError
 from service.endpoint import COORDINATOR, invoke
 from service.routes import enrollments as enrollment_routes
 from service.routes import groups as group_routes
-from service.web.coordinator import AREA_LABELS, _refused
+from service.web.coordinator import AREA_LABELS
 from service.web.forms import refusal
 from service.web.pages import REFUSALS, FormProblem, current_user, notice, page, render
+from service.web.shared import page_refusal
 
 bp = Blueprint("web_enroll", __name__, template_folder="templates")
 
@@ -44,7 +45,7 @@ def _group(group_id: Any) -> Any:
     try:
         return invoke(group_routes.get_group, current_user(), group_id=str(group_id)).data
     except REFUSALS as error:
-        raise _refused(error) from None
+        raise page_refusal(error) from None
 
 
 # --- enroll ---------------------------------------------------------------------------------
@@ -124,7 +125,7 @@ def _enrollment_page(
             enrollment_routes.get_enrollment, current_user(), enrollment_id=enrollment_id
         ).data
     except REFUSALS as error:
-        raise _refused(error) from None
+        raise page_refusal(error) from None
     group = _group(shown["group_id"])
     position = (
         group.waitlist.index(shown["patient_id"]) + 1

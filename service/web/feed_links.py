@@ -26,7 +26,6 @@ from service.context import circles, fresh_views
 from service.endpoint import COORDINATOR, THERAPIST, Staff, invoke
 from service.routes import feeds as feed_routes
 from service.routes import groups as group_routes
-from service.web.coordinator import _everything, _therapists
 from service.web.pages import (
     REFUSALS,
     FormProblem,
@@ -37,6 +36,7 @@ from service.web.pages import (
     problem_of,
     render,
 )
+from service.web.shared import all_pages, therapist_names
 
 bp = Blueprint("web_feeds", __name__, template_folder="templates")
 
@@ -115,10 +115,8 @@ def subject(kind: str, subject_id: str) -> Subject:
             summary = views.directory.group(e.group_id)
             groups.append(f"{summary.name if summary else e.group_id} ({e.status})")
     else:
-        name = _therapists().get(subject_id)
-        groups = [
-            g.name for g in _everything(group_routes.list_groups, {"therapist_id": subject_id})
-        ]
+        name = therapist_names().get(subject_id)
+        groups = [g.name for g in all_pages(group_routes.list_groups, {"therapist_id": subject_id})]
     found = Subject(kind, subject_id, name, groups, token)
     if token is not None:
         found.issued_at = _local(token.created_on)
@@ -162,10 +160,10 @@ def _links_page(
     patients: list[dict[str, Any]] = []
     if group_id:
         try:
-            patients = _everything(group_routes.group_enrollments, {}, group_id=group_id)
+            patients = all_pages(group_routes.group_enrollments, {}, group_id=group_id)
         except REFUSALS as error:
             problem = problem or problem_of(error)
-    groups = _everything(group_routes.list_groups, {})
+    groups = all_pages(group_routes.list_groups, {})
     return render(
         "web/feed_links.html",
         status=problem.status if problem else 200,
@@ -174,7 +172,7 @@ def _links_page(
         issued=issued,
         problem=problem,
         kinds=KINDS,
-        therapists=sorted(_therapists().items(), key=lambda t: t[1]),
+        therapists=sorted(therapist_names().items(), key=lambda t: t[1]),
         groups=groups,
         group_id=group_id,
         patients=patients,

@@ -20,9 +20,10 @@ from werkzeug.wrappers import Response as BaseResponse
 from domain.values import Cadence, Modality, SessionKind
 from service.endpoint import COORDINATOR, invoke
 from service.routes import groups as group_routes
-from service.web.coordinator import MODALITY_LABELS, _number, _refused
+from service.web.coordinator import MODALITY_LABELS
 from service.web.forms import refusal
 from service.web.pages import REFUSALS, FormProblem, current_user, notice, page, render
+from service.web.shared import page_refusal, whole_number
 
 bp = Blueprint("web_plans", __name__, template_folder="templates")
 
@@ -57,9 +58,9 @@ def plan_body(form: Any) -> dict[str, Any]:
             body[name] = given(name)
     for name in ("duration_minutes", "count"):
         if given(name):
-            body[name] = _number(given(name))
+            body[name] = whole_number(given(name))
     if given("interval") and body.get("cadence") == Cadence.EVERY_N_WEEKS.value:
-        body["interval"] = _number(given("interval"))
+        body["interval"] = whole_number(given("interval"))
     closures = [d for d in re.split(r"[\s,;]+", given("skip_dates")) if d]
     if closures:
         body["skip_dates"] = closures
@@ -83,7 +84,7 @@ def plan(group_id: str) -> BaseResponse:
     try:
         group = invoke(group_routes.get_group, user, group_id=group_id).data
     except REFUSALS as error:
-        raise _refused(error) from None
+        raise page_refusal(error) from None
     sent: dict[str, str] = {
         "duration_minutes": "90",
         "cadence": "",

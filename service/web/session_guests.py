@@ -19,9 +19,9 @@ from werkzeug.wrappers import Response as BaseResponse
 from service.endpoint import COORDINATOR, THERAPIST, invoke
 from service.routes import invitations as invitation_routes
 from service.routes import sessions as session_routes
-from service.web.coordinator import _refused
 from service.web.pages import REFUSALS, PageRefusal, current_user, notice, page
 from service.web.sessions import FORM_FIELDS, form_version, refused_form, session_page, typed
+from service.web.shared import page_refusal
 
 bp = Blueprint("web_guests", __name__, template_folder="templates")
 
@@ -94,7 +94,7 @@ def step(session_id: str, invitation_id: str, step: str) -> BaseResponse:
         )
     except REFUSALS as error:
         if step != "approve" and user.role != COORDINATOR:
-            raise _refused(error) from None
+            raise page_refusal(error) from None
         return refused_form(session_id, error, step, sent, invitation_id)
     if step == "send":
         # The invitee's link, shown once: never kept in a notice or anywhere else.

@@ -31,17 +31,6 @@ from service.endpoint import COORDINATOR, THERAPIST, invoke
 from service.routes import groups as group_routes
 from service.routes import invitations as invitation_routes
 from service.routes import sessions as session_routes
-from service.web.coordinator import (
-    _beside,
-    _details,
-    _everything,
-    _number,
-    _refused,
-    _therapists,
-    _when,
-    _who,
-    _words,
-)
 from service.web.pages import (
     REFUSALS,
     FormProblem,
@@ -51,6 +40,17 @@ from service.web.pages import (
     page,
     problem_of,
     render,
+)
+from service.web.shared import (
+    all_pages,
+    event_details,
+    event_words,
+    fields_beside,
+    names_of,
+    page_refusal,
+    therapist_names,
+    time_span,
+    whole_number,
 )
 from service.web.therapist import STATUS_LABELS, roster
 
@@ -140,17 +140,17 @@ def session_page(
         session = invoke(session_routes.get_session, user, session_id=session_id).data
         group = invoke(group_routes.get_group, user, group_id=str(session.group_id)).data
         people = roster(user, session_id)
-        siblings = _everything(group_routes.group_sessions, {}, group_id=str(session.group_id))
+        siblings = all_pages(group_routes.group_sessions, {}, group_id=str(session.group_id))
         events = (
-            _everything(session_routes.session_history, {}, session_id=session_id)
+            all_pages(session_routes.session_history, {}, session_id=session_id)
             if coordinator
             else []
         )
         invitations = _invitations(user, events)
     except REFUSALS as error:
-        raise _refused(error) from None
+        raise page_refusal(error) from None
     zone = ZoneInfo(group.timezone)
-    names = _therapists()
+    names = therapist_names()
     moment = now()
     start, end = session.starts_at.astimezone(zone), session.ends_at.astimezone(zone)
     if session.is_cancelled:
@@ -177,7 +177,7 @@ def session_page(
                 "patient": patients.get(invitation.patient_id, invitation.patient_id),
                 "attendance": guest.recorded if guest else None,
                 "signed_at": _signed_at(invitation.consent, zone),
-                "approved_by": _who([invitation.approved_by], names)
+                "approved_by": names_of([invitation.approved_by], names)
                 if invitation.approved_by
                 else None,
             }
@@ -209,13 +209,13 @@ def session_page(
         session=session,
         group=group,
         date=f"{start:%A %-d %B %Y}",
-        when=_when(start, end),
+        when=time_span(start, end),
         state=status,
         started=session.starts_at <= moment,
         # What the domain would refuse once attendance is recorded is not offered.
         movable=not (session.attendance or session.guest_attendance),
         cancellable=not session.attendance,
-        facilitators=_who(session.facilitator_ids, names),
+        facilitators=names_of(session.facilitator_ids, names),
         place=session.room_id or ("Online" if session.video_url else "—"),
         original=original,
         make_ups=make_ups,
@@ -228,11 +228,11 @@ def session_page(
         local_start=_local_input(session.starts_at, zone),
         events=[
             {
-                "what": _words(e["type"]),
+                "what": event_words(e["type"]),
                 "when": e["occurred_at"].astimezone(zone).strftime("%-d %b %Y %H:%M %Z"),
                 "actor": e["actor"] or "unknown",
                 "reason": e["data"].get("reason"),
-                "details": _details(e["data"]),
+                "details": event_details(e["data"]),
             }
             for e in reversed(events)
         ],
@@ -249,7 +249,7 @@ def refused_form(
 ) -> BaseResponse:
     """The page again, the problem in words: beside this form's fields, the rest on top."""
     found = problem_of(error)
-    errors = _beside(found, FORM_FIELDS[form])
+    errors = fields_beside(found, FORM_FIELDS[form])
     if errors and not found.fields and found.status == 422:
         found.detail = "Nothing was saved. Correct the marked fields and send the form again."
     failed = Failed(form, invitation_id, sent, errors)
@@ -257,7 +257,7 @@ def refused_form(
 
 
 def form_version(name: str = "version") -> int | None:
-    version = _number(request.form.get(name, ""))
+    version = whole_number(request.form.get(name, ""))
     return version if isinstance(version, int) else None
 
 
@@ -314,7 +314,7 @@ def make_up(session_id: str) -> BaseResponse:
     body: dict[str, Any] = {"make_up_for": session_id, "starts_at": sent["starts_at"]}
     minutes = sent["duration_minutes"]
     if minutes:
-        body["duration_minutes"] = _number(minutes)
+        body["duration_minutes"] = whole_number(minutes)
     user = current_user()
     try:
         original = invoke(session_routes.get_session, user, session_id=session_id).data

@@ -23,7 +23,6 @@ from service.routes import views as view_routes
 from service.web.pages import (
     REFUSALS,
     FormProblem,
-    PageRefusal,
     asked_week,
     current_user,
     layout_urls,
@@ -34,6 +33,7 @@ from service.web.pages import (
     render,
     url_filler,
 )
+from service.web.shared import page_refusal, time_span
 
 bp = Blueprint("web_therapist", __name__, template_folder="templates")
 
@@ -46,10 +46,6 @@ STATUS_LABELS = {
 }
 GUEST_STATUSES = [AttendanceStatus.PRESENT.value, AttendanceStatus.LATE.value,
                   AttendanceStatus.ABSENT.value]  # fmt: skip
-
-
-def _when(start: datetime, end: datetime) -> str:
-    return f"{start:%H:%M}–{end:%H:%M} {start.tzname()}"
 
 
 # --- my sessions this week ----------------------------------------------------------------------
@@ -87,7 +83,7 @@ def week() -> BaseResponse:
                 "group": names[entry.group_id],
                 "page": page_of(entry.session_id),
                 "sheet": sheet_of(entry.session_id),
-                "when": _when(entry.starts_at, entry.ends_at),
+                "when": time_span(entry.starts_at, entry.ends_at),
                 "place": entry.room_id or ("Online" if entry.video_url else "—"),
                 "cancelled": entry.status == "cancelled",
                 "started": entry.starts_at <= moment,
@@ -174,11 +170,6 @@ def session_and_roster(user: Any, session_id: str) -> tuple[TherapySession, list
     return session, people
 
 
-def _refused(error: Exception) -> PageRefusal:
-    found = problem_of(error)
-    return PageRefusal(found.status, found.title, found.detail)
-
-
 @bp.route("/my/sessions/<session_id>/attendance", methods=["GET", "POST"])
 @page(roles=(THERAPIST, COORDINATOR))
 def attendance(session_id: str) -> BaseResponse:
@@ -186,7 +177,7 @@ def attendance(session_id: str) -> BaseResponse:
     try:
         session, people = session_and_roster(user, session_id)
     except REFUSALS as error:
-        raise _refused(error) from None
+        raise page_refusal(error) from None
     # The name from the view the roster was just read from (made fresh by that call).
     summary = services().require_reads().projector.directory.group(session.group_id)
     group_name = summary.name if summary else "(unknown group)"
@@ -241,7 +232,7 @@ def attendance(session_id: str) -> BaseResponse:
         group_name=group_name,
         people=people,
         labels=STATUS_LABELS,
-        when=f"{local_start:%A %-d %B %Y}, {_when(local_start, session.ends_at)}",
+        when=f"{local_start:%A %-d %B %Y}, {time_span(local_start, session.ends_at)}",
         place=session.room_id or ("Online" if session.video_url else "—"),
         started=session.starts_at <= now(),
         problem=problem,

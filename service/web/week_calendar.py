@@ -30,8 +30,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from service.context import services
 from service.endpoint import COORDINATOR
 from service.routes import views as view_routes
-from service.web.coordinator import _everything
 from service.web.pages import FormProblem, accounts, now, page, render
+from service.web.shared import all_pages
 from service.web.slots import ClinicHours, free_slots
 
 bp = Blueprint("web_calendar", __name__, template_folder="templates")
@@ -141,7 +141,7 @@ def calendar() -> BaseResponse:
         return render("web/calendar.html", status=422, problem=_problem(errors), **common)
     start = datetime.combine(monday, time(0), clinic)
     end = datetime.combine(monday + timedelta(days=7), time(0), clinic)
-    entries = _everything(
+    entries = all_pages(
         view_routes.all_sessions, {"start": start.isoformat(), "end": end.isoformat()}
     )
     directory = services().require_reads().projector.directory  # made fresh by the call above

@@ -151,6 +151,11 @@ def test_group_page_shows_settings_fees_roster_sessions_history(site: Site) -> N
     assert "<strong>Created</strong>" in page and "<strong>Fees changed</strong>" in page
     assert "by test coordinator &lt;coordinator key" in page
     assert "patient id: p-5" in page
+    assert "seated: no" in page and "seated: yes" in page and "seated: False" not in page
+    # Each seated patient's calendar link, one click away.
+    link = '<a href="/web/feed-links?kind=patient&amp;id=p-3">Calendar link'
+    assert link + '<span class="visually-hidden"> for Patient p-3</span></a>' in page
+    assert "feed-links?kind=patient&amp;id=p-5" not in page  # waiting: no sessions yet
     assert "Start the course" in page and "Cancel the group" in page
     first = made["t_sessions"][0]["id"]
     tuesday = browser.text(f"/web/groups/{made['tuesday']['id']}")

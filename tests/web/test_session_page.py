@@ -319,5 +319,5 @@ def test_once_attendance_is_recorded_the_page_offers_no_move_or_cancel(site: Sit
     assert "Why it moves" not in page and "Cancel the session" not in page
     assert "can no longer be moved or cancelled" in page
     assert f'<a href="/my/sessions/{first["id"]}/attendance">attendance sheet</a>' in page
-    assert "Alex Moreno</strong> <span class=\"detail\">p-1</span>" in page
+    assert 'Alex Moreno</strong> <span class="detail">p-1</span>' in page
     assert "· Absent (no-show)</span>" in page  # a patient's absence is a no-show
