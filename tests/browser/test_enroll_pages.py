@@ -106,7 +106,7 @@ def test_enroll_intake_withdraw(page: Page, site: Site, shot: Any) -> None:
     page.get_by_role("button", name="Record the intake").click()
     expect(page.get_by_role("status")).to_contain_text("Intake recorded for Ines Duarte: grief")
     # Ines withdraws: Kai is promoted, and the page says so.
-    page.get_by_role("link", name="Ines Duarte").click()
+    page.get_by_role("link", name="Ines Duarte", exact=True).click()
     page.get_by_label("Why is the patient leaving?").fill("Moved away")
     assert_fits(page)
     shot(page, "enrollment-320")
