@@ -42,6 +42,7 @@ from service.web.shared import (
     fields_beside,
     names_of,
     page_refusal,
+    session_state,
     therapist_names,
     time_span,
     whole_number,
@@ -67,6 +68,7 @@ ACTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "cancel": ("Cancel the group", "cancelled", ("planned", "open", "running")),
 }
 PAGE_SIZE = 25
+CAME = ("present", "late")  # attendance that counts as having come
 
 
 # --- this week ----------------------------------------------------------------------------------
@@ -264,9 +266,9 @@ def _group_page(
             "date": f"{s.starts_at:%a %-d %b %Y}",
             "when": time_span(s.starts_at, s.ends_at),
             "started": s.starts_at <= moment,
-            "status": "Cancelled"
-            if s.is_cancelled
-            else ("Held" if s.ends_at <= moment else "Scheduled"),
+            "status": session_state(s, moment),
+            "came": sum(1 for a in s.attendance.values() if a.value in CAME),
+            "recorded": len(s.attendance),
         }
         for s in sessions
     ]

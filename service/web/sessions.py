@@ -48,6 +48,7 @@ from service.web.shared import (
     fields_beside,
     names_of,
     page_refusal,
+    session_state,
     therapist_names,
     time_span,
     whole_number,
@@ -153,14 +154,7 @@ def session_page(
     names = therapist_names()
     moment = now()
     start, end = session.starts_at.astimezone(zone), session.ends_at.astimezone(zone)
-    if session.is_cancelled:
-        status = "Cancelled"
-    elif session.ends_at <= moment:
-        status = "Held"
-    elif session.starts_at <= moment:
-        status = "In progress"
-    else:
-        status = "Scheduled"
+    status = session_state(session, moment)
     original = next((s for s in siblings if s.id == session.make_up_for), None)
     make_ups = [s for s in siblings if s.make_up_for == session.id]
     patients = {p.key.partition(":")[2]: p.name for p in people if p.key.startswith("patient:")}

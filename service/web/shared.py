@@ -17,6 +17,15 @@ def time_span(start: datetime, end: datetime) -> str:
     return f"{start:%H:%M}–{end:%H:%M} {start.tzname()}"
 
 
+def session_state(session: Any, moment: datetime) -> str:
+    """A session's state in words at ``moment``: Cancelled, Held, In progress or Scheduled."""
+    if session.is_cancelled:
+        return "Cancelled"
+    if session.ends_at <= moment:
+        return "Held"
+    return "In progress" if session.starts_at <= moment else "Scheduled"
+
+
 def therapist_names() -> dict[str, str]:
     """Therapist id -> the name of the staff account that holds it (where one does)."""
     return {u.therapist_id: u.name for u in accounts().all() if u.therapist_id}

@@ -173,6 +173,9 @@ def test_a_coordinators_day(page: Page, site: Site, shot: Any) -> None:
     # Dana sees it: on the group page, then the session page.
     sign_in(page, site, DANA)
     page.goto(site.url(f"/web/groups/{group_id}"))
+    first_row = page.get_by_role("region", name="Table of sessions").get_by_role("row").nth(1)
+    expect(first_row).to_contain_text("In progress")
+    expect(first_row).to_contain_text("7 of 8 came")
     step(page, "group-after")
     page.get_by_role("link", name="Session 1", exact=True).click()
     roster = page.get_by_role("region", name="Roster")

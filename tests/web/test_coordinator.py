@@ -160,6 +160,7 @@ def test_group_page_shows_settings_fees_roster_sessions_history(site: Site) -> N
     first = made["t_sessions"][0]["id"]
     tuesday = browser.text(f"/web/groups/{made['tuesday']['id']}")
     assert f'href="/my/sessions/{first}/attendance">Attendance' in tuesday  # held
+    assert '</a> <span class="detail">1 of 2 came</span>' in tuesday  # p-1 absent, p-2 came
     sheet = browser.text(f"/my/sessions/{first}/attendance")
     assert "Patient p-1" in sheet and f'href="/web/groups/{made["tuesday"]["id"]}"' in sheet
     assert "Open for enrollment" not in page
