@@ -286,10 +286,14 @@ LINE_COLUMNS = (
 )
 
 
+Groups = UUID | str | frozenset[str] | None
+"""One group, or a set of groups (a report filtered by therapist or modality), or all."""
+
+
 def _filters(
     from_date: date | None,
     to_date: date | None,
-    group_id: UUID | str | None,
+    group_id: Groups,
     patient_id: str | None,
     tx_dialect: Any,
 ) -> tuple[str, list[Any]]:
@@ -297,12 +301,18 @@ def _filters(
     for clause, value in (
         ("session_date >= ?", None if from_date is None else tx_dialect.day(from_date)),
         ("session_date <= ?", None if to_date is None else tx_dialect.day(to_date)),
-        ("group_id = ?", None if group_id is None else str(group_id)),
         ("patient_id = ?", patient_id),
     ):
         if value is not None:
             clauses.append(clause)
             params.append(value)
+    if isinstance(group_id, frozenset):
+        ids = sorted(group_id)
+        clauses.append(f"group_id IN ({','.join('?' * len(ids))})" if ids else "1 = 0")
+        params.extend(ids)
+    elif group_id is not None:
+        clauses.append("group_id = ?")
+        params.append(str(group_id))
     return " AND ".join(clauses), params
 
 
@@ -316,7 +326,7 @@ class CostsView:
         self,
         from_date: date | None = None,
         to_date: date | None = None,
-        group_id: UUID | str | None = None,
+        group_id: Groups = None,
         patient_id: str | None = None,
     ) -> list[ChargeLine]:
         d = self.db.dialect
@@ -358,7 +368,7 @@ class CostsView:
         keys: str,
         from_date: date | None,
         to_date: date | None,
-        group_id: UUID | str | None,
+        group_id: Groups,
         patient_id: str | None = None,
     ) -> list[Totals]:
         """Totals per value of the ``keys`` columns over the lines the filters select."""
@@ -405,6 +415,11 @@ class CostsView:
         """Key: (currency,): everything in the period, one total per currency."""
         found = self._totals_per("currency", from_date, to_date, group_id)
         return sorted(found, key=lambda t: t.currency)
+
+    def fees_in_force(self, group_id: UUID | str, starts_at: datetime) -> FeeSchedule:
+        """The group's fee schedule for a session starting at ``starts_at``."""
+        with self.db.read() as tx:
+            return fee_in_force(_periods(tx, str(group_id)), starts_at)
 
     def statement(
         self, patient_id: str, from_date: date | None = None, to_date: date | None = None

@@ -5,14 +5,17 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from uuid import UUID
 
 from flask import Blueprint, Response
 
+from domain.values import FeeSchedule, SessionKind, minor_unit
 from projections.attendance import Rate
 from projections.calendars import CalendarEntry
-from projections.costs import Totals
-from service.context import circles, fresh_views
+from projections.costs import ChargeLine, Groups, Totals
+from service.context import circles, fresh_views, services
 from service.endpoint import BILLING, COORDINATOR, STAFF, THERAPIST, Call, endpoint
 from service.paging import instant_after, keyset_page
 from service.routes.access import require_facilitator, require_self
@@ -171,18 +174,18 @@ CSV_COLUMNS = [
 )
 def cost_report(call: Call) -> Any:
     q = call.query
-    start, end, group_id = q.get("from_"), q.get("to"), q.get("group_id")
+    start, end, group_id = q.get("from_"), q.get("to"), _groups(q)
     costs = fresh_views("costs").costs
     sessions = [
         _totals(t, session_id=t.key[0], group_id=t.key[1], session_date=t.key[2])
         for t in costs.session_totals(start, end, group_id)
     ]
-    if q["format"] == "csv":
+    if q["format"] is vs.ReportFormat.CSV:
         return _csv(sessions)
     return {
         "from_": start,
         "to": end,
-        "group_id": group_id,
+        "group_id": q.get("group_id"),
         "totals": [_totals(t) for t in costs.currency_totals(start, end, group_id)],
         "sessions": sessions,
         "groups": [_totals(t, group_id=t.key[0]) for t in costs.group_totals(start, end, group_id)],
@@ -190,15 +193,163 @@ def cost_report(call: Call) -> Any:
     }
 
 
-def _csv(sessions: list[dict[str, Any]]) -> Response:
+def _groups(q: dict[str, Any]) -> Groups:
+    """The groups a report covers: ``group_id``, narrowed by therapist and modality."""
+    group_id, tid, modality = q.get("group_id"), q.get("therapist_id"), q.get("modality")
+    if tid is None and modality is None:
+        return group_id
+    wanted = None if modality is None else modality.value
+    found = fresh_views("directory").directory.groups(
+        limit=100_000, modality=wanted, therapist_id=tid
+    )
+    ids = frozenset(str(g.group_id) for g in found)
+    return ids if group_id is None else ids & {str(group_id)}
+
+
+def _csv(rows: list[dict[str, Any]], columns: list[str] = CSV_COLUMNS,
+         filename: str = "costs.csv") -> Response:  # fmt: skip
     out = io.StringIO()
-    writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
+    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
-    for row in sessions:
+    for row in rows:
         writer.writerow(row)
     response = Response(out.getvalue(), mimetype="text/csv")
-    response.headers["Content-Disposition"] = 'attachment; filename="costs.csv"'
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+CLAIM_COLUMNS = [
+    "session_date", "patient_id", "group_id", "session_id", "session_kind",
+    "attendance_status", "billing_code", "units", "fee", "amount", "currency",
+    "rendering_therapist_id", "place_of_service", "place_of_service_code", "modifier",
+]  # fmt: skip
+# CMS place-of-service codes and the synchronous-telehealth modifier.
+IN_PERSON = {"place_of_service": "in_person", "place_of_service_code": "11", "modifier": ""}
+TELEHEALTH = {"place_of_service": "telehealth", "place_of_service_code": "02", "modifier": "95"}
+
+
+def claim_lines(lines: list[ChargeLine]) -> list[dict[str, Any]]:
+    """Each charge line with what a claim needs besides: the fee in force, the rendering
+    therapist and the place of service (a session with a room is in person; one with only
+    a video link is telehealth)."""
+    views = fresh_views("calendars", "costs")
+    sessions: dict[UUID, CalendarEntry | None] = {}
+    fees: dict[tuple[UUID, datetime], FeeSchedule] = {}
+    rows = []
+    for line in lines:
+        if line.session_id not in sessions:
+            sessions[line.session_id] = views.calendars.session(line.session_id)
+        entry = sessions[line.session_id]
+        key = (line.group_id, line.starts_at)
+        if key not in fees:
+            fees[key] = views.costs.fees_in_force(line.group_id, line.starts_at)
+        schedule = fees[key]
+        kind = SessionKind(line.kind)
+        fee = schedule.maintenance_fee if kind is SessionKind.MAINTENANCE else schedule.session_fee
+        online = entry is not None and entry.room_id is None and entry.video_url is not None
+        rows.append(
+            {
+                "session_date": line.session_date,
+                "patient_id": line.patient_id,
+                "group_id": line.group_id,
+                "session_id": line.session_id,
+                "session_kind": line.kind,
+                "attendance_status": line.attendance_status,
+                "billing_code": line.billing_code,
+                "units": 1,
+                "fee": fee.quantize(minor_unit(line.currency)),
+                "amount": line.amount,
+                "currency": line.currency,
+                "rendering_therapist_id": entry.facilitator_ids[0] if entry else "",
+                **(TELEHEALTH if online else IN_PERSON),
+            }
+        )
+    return rows
+
+
+@bp.get("/reports/claims")
+@endpoint(
+    summary="Claim-ready charge lines: one per patient per charged session (JSON or CSV)",
+    description="The lines the cost report adds up, with billing code, units, the fee in "
+    "force, amount, rendering therapist and place of service (telehealth lines carry "
+    "modifier 95). `format=csv` answers text/csv, one row per line; `totals` are the cost "
+    "report's `totals` for the same filters.",
+    tag="reports",
+    roles=[BILLING, COORDINATOR],
+    query=vs.CostQuery(),
+    response=vs.ClaimReport(),
+    alternatives=("text/csv",),
+)
+def claims(call: Call) -> Any:
+    q = call.query
+    start, end, groups = q.get("from_"), q.get("to"), _groups(q)
+    costs = fresh_views("costs").costs
+    lines = claim_lines(costs.lines(start, end, groups))
+    if q["format"] is vs.ReportFormat.CSV:
+        return _csv(lines, CLAIM_COLUMNS, "claims.csv")
+    return {
+        "from_": start,
+        "to": end,
+        "totals": [_totals(t) for t in costs.currency_totals(start, end, groups)],
+        "lines": lines,
+    }
+
+
+def _local_bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
+    """Instants wide enough to hold every session whose local date is in [start, end]."""
+    return (
+        None if start is None else datetime.combine(start - timedelta(days=1), time(0), UTC),
+        None if end is None else datetime.combine(end + timedelta(days=2), time(0), UTC),
+    )
+
+
+@bp.get("/reports/month-close")
+@endpoint(
+    summary="Sessions of a period that cannot be billed yet: held, no attendance recorded",
+    description="Sessions (by local date, both ends inclusive) that have started, are not "
+    "cancelled and have no attendance record at all.",
+    tag="reports",
+    roles=[BILLING, COORDINATOR],
+    query=vs.MonthCloseQuery(),
+    response=vs.MonthClose(),
+)
+def month_close(call: Call) -> dict[str, Any]:
+    q = call.query
+    start, end = q.get("from_"), q.get("to")
+    views = fresh_views("calendars", "attendance")
+    moment = services().clock()
+    since, until = _local_bounds(start, end)
+    if until is None or until > moment:
+        until = moment
+    if q.get("group_id") is not None:
+        found = views.calendars.sessions_for_group(q["group_id"], since=since, until=until)
+    else:
+        found = views.calendars.sessions_between(since=since, until=until)
+    held = [
+        s
+        for s in found
+        if s.status != "cancelled"
+        and s.starts_at <= moment
+        and (start is None or s.starts_at.date() >= start)
+        and (end is None or s.starts_at.date() <= end)
+    ]
+    recorded = views.attendance.recorded_counts([s.session_id for s in held])
+    return {
+        "from_": start,
+        "to": end,
+        "unrecorded": [
+            {
+                "session_id": s.session_id,
+                "group_id": s.group_id,
+                "number": s.number,
+                "kind": s.kind,
+                "session_date": s.starts_at.date(),
+                "starts_at": s.starts_at,
+            }  # fmt: skip
+            for s in held
+            if not recorded.get(str(s.session_id))
+        ],
+    }
 
 
 @bp.get("/patients/<patient_id>/statement")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validates_schema
 
+from domain.values import Modality
 from service.schemas.common import (
     BoundedDate,
+    Id,
     Instant,
     Money,
     Out,
@@ -101,6 +104,13 @@ class PatientAttendance(Out):
     groups = fields.List(fields.Nested(GroupAttendanceRate), required=True)
 
 
+class ReportFormat(Enum):
+    """How a report answers: JSON, or text/csv one row per item."""
+
+    JSON = "json"
+    CSV = "csv"
+
+
 class PeriodQuery(Strict):
     """Sessions by their local date in their group's zone, both ends inclusive."""
 
@@ -120,7 +130,17 @@ class PeriodQuery(Strict):
 
 class CostQuery(PeriodQuery):
     group_id = fields.UUID()
-    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+    therapist_id = Id(metadata={"description": "Only the groups this therapist facilitates"})
+    modality = fields.Enum(
+        Modality,
+        by_value=True,
+        metadata={"description": "Only the groups of this modality"},
+    )
+    format = fields.Enum(ReportFormat, by_value=True, load_default=ReportFormat.JSON)
+
+
+class MonthCloseQuery(PeriodQuery):
+    group_id = fields.UUID()
 
 
 class StatementQuery(PeriodQuery):
@@ -175,6 +195,63 @@ class CostReport(Out):
     sessions = fields.List(fields.Nested(CostReportSession), required=True)
     groups = fields.List(fields.Nested(CostReportGroup), required=True)
     months = fields.List(fields.Nested(CostReportMonth), required=True)
+
+
+class ClaimLine(Out):
+    """One charge line as a claim needs it."""
+
+    session_date = fields.Date(required=True)
+    patient_id = fields.String(required=True)
+    group_id = fields.UUID(required=True)
+    session_id = fields.UUID(required=True)
+    session_kind = fields.String(required=True)
+    attendance_status = fields.String(required=True)
+    billing_code = fields.String(required=True)
+    units = fields.Integer(required=True)
+    fee = Money(
+        required=True,
+        metadata={"description": "The session (or maintenance) fee in force at its start"},
+    )
+    amount = Money(required=True, metadata={"description": "What the line charges"})
+    currency = fields.String(required=True)
+    rendering_therapist_id = fields.String(
+        required=True, metadata={"description": "The session's first facilitator"}
+    )
+    place_of_service = fields.String(
+        required=True, metadata={"description": "in_person (a room) or telehealth (video only)"}
+    )
+    place_of_service_code = fields.String(
+        required=True, metadata={"description": "CMS place of service: 11 office, 02 telehealth"}
+    )
+    modifier = fields.String(
+        required=True, metadata={"description": "95 (synchronous telehealth) or empty"}
+    )
+
+
+class ClaimReport(Out):
+    from_ = fields.Date(data_key="from", allow_none=True, required=True)
+    to = fields.Date(allow_none=True, required=True)
+    totals = fields.List(fields.Nested(CurrencyTotals), required=True)
+    lines = fields.List(fields.Nested(ClaimLine), required=True)
+
+
+class OpenSession(Out):
+    session_id = fields.UUID(required=True)
+    group_id = fields.UUID(required=True)
+    number = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    session_date = fields.Date(required=True)
+    starts_at = fields.DateTime(required=True)
+
+
+class MonthClose(Out):
+    from_ = fields.Date(data_key="from", allow_none=True, required=True)
+    to = fields.Date(allow_none=True, required=True)
+    unrecorded = fields.List(
+        fields.Nested(OpenSession),
+        required=True,
+        metadata={"description": "Held, not cancelled, and no attendance recorded"},
+    )
 
 
 class Statement(Out):

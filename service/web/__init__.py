@@ -30,6 +30,7 @@ def register(app: Flask) -> None:
     from service.web import (
         admin,
         auth,
+        billing,
         coordinator,
         enrollments,
         feed_links,
@@ -69,6 +70,7 @@ def register(app: Flask) -> None:
         week_calendar,
         invitee,
         patient_link,
+        billing,
     )
     for module in modules:
         app.register_blueprint(module.bp)

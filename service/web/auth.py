@@ -41,7 +41,11 @@ ENDED = {
     "sent was not saved. Sign in again to go back to that page.",
     "out": "You are signed out.",
 }
-HOMES = {"therapist": "web_therapist.week", "admin": "web_admin.staff"}
+HOMES = {
+    "therapist": "web_therapist.week",
+    "admin": "web_admin.staff",
+    "billing": "web_billing.costs",
+}
 TOTP_ISSUER = "Circles"
 
 

@@ -57,8 +57,13 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("web_coord.groups", "Groups"),
         ("web_calendar.calendar", "Week calendar"),
         ("web_feeds.links", "Calendar links"),
+        ("web_billing.costs", "Costs"),
     ],
-    "billing": [("web_auth.home", "Home")],
+    "billing": [
+        ("web_billing.costs", "Cost report"),
+        ("web_billing.statements", "Statements"),
+        ("web_billing.month_close", "Month close"),
+    ],
     "admin": [("web_admin.staff", "Staff accounts")],
 }
 
