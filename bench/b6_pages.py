@@ -18,7 +18,12 @@ in-process (the werkzeug test client, no sockets), for the demo therapist:
   ``GET /web/calendar`` (this
   week, by room) vs ``GET /sessions?start=…&end=…`` and ``GET /groups?limit=200`` (the group
   names), the same week — and against ``GET /sessions?start=…&end=…`` alone
-  (``calendar/sessions``).
+  (``calendar/sessions``);
+- for a billing account, over the last 60 days: ``GET /web/billing/costs`` vs
+  ``GET /reports/costs``; ``GET /web/billing/claims.csv`` vs ``GET /reports/claims?format=csv``;
+  ``GET /web/billing/statements`` vs ``GET /reports/claims`` and each patient's
+  ``/patients/{id}/statement``; ``GET /web/billing/month-close`` vs
+  ``GET /reports/month-close``.
 
 Each pair is timed alternately, ``--n`` requests per side per round; the median of the
 rounds' ratios (page time / JSON time) is printed. With ``--interleave`` the two sides
@@ -210,6 +215,41 @@ def main() -> None:
                      f"/sessions/{one}/history?limit=200",
                      *(f"/invitations/{i}" for i in shown["invitation_ids"])),
             )  # fmt: skip
+            bill_key, _ = services.storage.create_key("billing", "bench", None)
+            services.storage.staff.create(
+                "bo@bench.example", "Bo", "billing", PASSWORD, services.clock()
+            )
+            bill, bill_auth = (
+                _signed_in(app, "bo@bench.example"),
+                {"Authorization": f"Bearer {bill_key}"},
+            )
+            period = f"from={today - timedelta(days=60)}&to={today}"
+
+            def bill_gets(*paths: str) -> Callable[[], Any]:
+                def run() -> Any:
+                    for path in paths:
+                        response = api.get(path, headers=bill_auth)
+                        assert response.status_code == 200, (path, response.status_code)
+                    return response
+
+                return run
+
+            claimed = api.get(f"/reports/claims?{period}", headers=bill_auth).get_json()
+            patients = sorted({line["patient_id"] for line in claimed["lines"]})
+            pairs |= {
+                "billing costs": (lambda: bill.get(f"/web/billing/costs?{period}"),
+                                  bill_gets(f"/reports/costs?{period}")),
+                "billing claim csv": (lambda: bill.get(f"/web/billing/claims.csv?{period}"),
+                                      bill_gets(f"/reports/claims?{period}&format=csv")),
+                "billing statements": (
+                    lambda: bill.get(f"/web/billing/statements?{period}"),
+                    bill_gets(f"/reports/claims?{period}",
+                              *(f"/patients/{p}/statement?{period}" for p in patients)),
+                ),
+                "billing month close": (lambda: bill.get(f"/web/billing/month-close?{period}"),
+                                        bill_gets(f"/reports/month-close?{period}")),
+            }  # fmt: skip
+            print(f"  (billing: {len(claimed['lines'])} charge lines, {len(patients)} patients)")
             print(
                 f"B6 pages vs JSON, demo clinic on SQLite, n={args.n}, rounds={args.rounds}"
                 + (", interleaved" if args.interleave else "")
@@ -234,7 +274,7 @@ def main() -> None:
                     json_times.append(json_time)
                 ratio = statistics.median(ratios)
                 print(
-                    f"  {name:<17} page {statistics.median(page_times) * 1000:6.2f} ms  "
+                    f"  {name:<19} page {statistics.median(page_times) * 1000:6.2f} ms  "
                     f"JSON {statistics.median(json_times) * 1000:6.2f} ms  "
                     f"ratio {ratio:4.2f} (rounds {min(ratios):4.2f}–{max(ratios):4.2f})  "
                     f"({'meets' if ratio <= 1.5 else 'MISSES'} the 1.5× bar)"
