@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from service.context import services
@@ -21,6 +21,7 @@ from service.endpoint import BILLING, COORDINATOR, invoke
 from service.routes import views as view_routes
 from service.web.coordinator import MODALITY_SHORT
 from service.web.pages import REFUSALS, FormProblem, current_user, now, page, problem_of, render
+from service.web.statement_pdf import statements_pdf
 from service.web.therapist import STATUS_LABELS
 
 bp = Blueprint("web_billing", __name__, template_folder="templates")
@@ -162,6 +163,32 @@ def statements() -> BaseResponse:
         single=False,
         **_labels(),
     )
+
+
+def _pdf(patient_id: str | None, filename: str) -> BaseResponse:
+    asked = _asked(("from", "to"))
+    found, problem = statements_for(asked, patient_id)
+    if problem is not None:
+        return render("web/error.html", status=problem.status, title=problem.title,
+                      detail=problem.detail)  # fmt: skip
+    labels = {"kind": KIND_LABELS, "status": STATUS_LABELS}
+    body = statements_pdf(found, (asked["from"], asked["to"]), _group_names(), labels)
+    response = Response(body, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@bp.get("/web/billing/statements.pdf")
+@page(roles=ROLES)
+def statements_as_pdf() -> BaseResponse:
+    return _pdf(None, "statements.pdf")
+
+
+@bp.get("/web/billing/statements/<patient_id>/pdf")
+@page(roles=ROLES)
+def statement_as_pdf(patient_id: str) -> BaseResponse:
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in patient_id)[:60]
+    return _pdf(patient_id, f"statement-{safe}.pdf")
 
 
 @bp.get("/web/billing/statements/<patient_id>")

@@ -1,10 +1,12 @@
 """A billing month in a real browser: sign in as billing, last month's cost report, the claim
-CSV downloaded, statements (on screen and as printed) and month close — every total the same
-as the JSON reports; axe-clean, keyboard only for the filters, readable at 320 px."""
+CSV downloaded, statements (on screen, printed and one as PDF) and month close — every total
+the same as the JSON reports; axe-clean, keyboard only for the filters, readable at 320 px."""
 
 from __future__ import annotations
 
 import csv
+import shutil
+import subprocess
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,6 +16,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import PASSWORD, Site
 from tests.browser.helpers import api_json, assert_accessible, assert_fits, sign_in
+from tests.conftest import skip_or_fail
 
 pytestmark = pytest.mark.browser
 BILL = "bill@clinic.example"
@@ -116,6 +119,18 @@ def _walk(page: Page, site: Site, shot: Any) -> None:
             "data-total", total
         )
     expect(iris).to_contain_text("90853-95")
+    with page.expect_download() as downloading:
+        iris.get_by_role("link", name="PDF of Iris Vogel’s statement").click()
+    if shutil.which("pdftotext") is None:
+        skip_or_fail("pdftotext is not installed (apt-get install poppler-utils)")
+    text = subprocess.run(
+        ["pdftotext", str(downloading.value.path()), "-"], capture_output=True, text=True,
+        check=True,
+    ).stdout  # fmt: skip
+    assert "Statement: Iris Vogel" in text
+    for t in statement["totals"]:
+        c = t["currency"]
+        assert f"{c}: total {t['total']} {c}, maintenance subtotal" in text
     assert_accessible(page)
     shot(page, "statements")
     assert_fits(page)

@@ -6,10 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, datetime
+import shutil
+import subprocess
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from service.web.statement_pdf import statements_pdf
+from tests.browser.conftest import SHOTS
+from tests.conftest import skip_or_fail
 from tests.service.test_attendance_rules import attend
 from tests.web.conftest import Site
 
@@ -181,3 +187,66 @@ def test_billing_pages_are_read_only_and_not_for_therapists(site: Site) -> None:
                  "/web/billing/month-close"):  # fmt: skip
         assert browser.get(path).status_code == 403, path
     assert site.api.get("/reports/claims", role="therapist").status_code == 403
+
+
+def _pdf_text(pdf: bytes, tmp_path: Path) -> str:
+    """The PDF's text as poppler reads it; its first page also rendered to a PNG
+    (var/screenshots/statement-pdf-1.png) to look at."""
+    for tool in ("pdftotext", "pdftoppm"):
+        if shutil.which(tool) is None:
+            skip_or_fail(f"{tool} is not installed (apt-get install poppler-utils)")
+    path = tmp_path / "statement.pdf"
+    path.write_bytes(pdf)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile", str(path),
+         str(SHOTS / "statement-pdf")],
+        check=True,
+    )  # fmt: skip
+    done = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+def test_statement_pdf_has_the_lines_and_the_json_totals(site: Site, tmp_path: Path) -> None:
+    site.user("bill@clinic.example", "billing")
+    clinic(site)
+    browser = site.signed_in("bill@clinic.example")
+    r = browser.get(f"/web/billing/statements/p-1/pdf?{APRIL}")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    assert 'filename="statement-p-1.pdf"' in r.headers["Content-Disposition"]
+    text = _pdf_text(r.get_data(), tmp_path)
+    assert "Statement: Patient p-1" in text and "2027-04-01 to 2027-04-30" in text
+    statement = _json(site, f"/patients/p-1/statement?{APRIL}")
+    for t in statement["totals"]:
+        c = t["currency"]
+        assert (
+            f"{c}: total {t['total']} {c}, maintenance subtotal {t['maintenance_subtotal']} {c}"
+            in text
+        )
+    for line in statement["lines"]:
+        assert line["session_date"] in text
+    assert "90853-95" in text and "Excused (cancelled ahead)" in text
+    assert "p-2" not in text
+    every = browser.get(f"/web/billing/statements.pdf?{APRIL}")
+    pages = _pdf_text(every.get_data(), tmp_path).split("\f")
+    assert [p for p in pages if p.strip()][1].count("Statement: Patient p-2") == 1  # own page
+    empty = _pdf_text(
+        browser.get("/web/billing/statements.pdf?from=2026-01-01&to=2026-01-31").get_data(),
+        tmp_path,
+    )
+    assert "No charge lines from 2026-01-01 to 2026-01-31." in empty
+
+
+def test_statement_pdf_prints_any_name(tmp_path: Path) -> None:
+    line = {
+        "session_date": date(2027, 4, 6), "group_id": "g", "session_kind": "regular",
+        "attendance_status": "present", "billing_code": "90853", "modifier": "",
+        "fee": Decimal("85.00"), "amount": Decimal("85.00"), "currency": "USD",
+    }  # fmt: skip
+    total = {"currency": "USD", "total": Decimal("85.00"),
+             "maintenance_subtotal": Decimal("0.00"), "lines": 1, "billable": 1}  # fmt: skip
+    found = [{"patient_id": "p-9", "name": "Zoë Ñúñez-Łukasz", "lines": [line], "totals": [total]}]
+    labels = {"kind": {}, "status": {}}
+    pdf = statements_pdf(found, ("2027-04-01", "2027-04-30"), {"g": "Grupo Ελληνικά"}, labels)
+    text = _pdf_text(pdf, tmp_path)
+    assert "Zoë Ñúñez-Łukasz" in text and "Grupo Ελληνικά" in text
