@@ -246,7 +246,7 @@ def test_statement_pdf_prints_any_name(tmp_path: Path) -> None:
     total = {"currency": "USD", "total": Decimal("85.00"),
              "maintenance_subtotal": Decimal("0.00"), "lines": 1, "billable": 1}  # fmt: skip
     found = [{"patient_id": "p-9", "name": "Zoë Ñúñez-Łukasz", "lines": [line], "totals": [total]}]
-    labels = {"kind": {}, "status": {}}
+    labels: dict[str, dict[str, str]] = {"kind": {}, "status": {}}
     pdf = statements_pdf(found, ("2027-04-01", "2027-04-30"), {"g": "Grupo Ελληνικά"}, labels)
     text = _pdf_text(pdf, tmp_path)
     assert "Zoë Ñúñez-Łukasz" in text and "Grupo Ελληνικά" in text
