@@ -55,6 +55,8 @@ TABLE: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/reports/attendance?group_id={group}", {C, T}),
     ("GET", "/patients/p-1/attendance", {C, T}),
     ("GET", "/reports/costs", {B, C}),
+    ("GET", "/reports/claims", {B, C}),
+    ("GET", "/reports/month-close", {B, C}),
     ("GET", "/patients/p-1/statement", {B, C}),
     ("GET", "/groups/{group}/history", {C}),
     ("GET", "/enrollments/{enrollment}/history", {C}),
