@@ -35,12 +35,93 @@ ADMITTING = (GroupStatus.OPEN, GroupStatus.RUNNING)
 
 
 class TherapyGroup(Aggregate):
+    # Each event is declared (its fields are what the store keeps); the private method
+    # decorated with it applies it. Lifecycle events are named for what happened.
+
+    class Created(Aggregate.Created):
+        name: str
+        modality: Modality
+        format: Format
+        focus_area: ProblemArea | None
+        facilitator_ids: list[str]
+        room_id: str | None
+        video_url: str | None
+        timezone: str
+        max_size: int
+        min_size: int
+        guest_limit: int
+        fees: dict[str, Any]
+        length_override_reason: str | None
+        actor: str
+
+    class Opened(Aggregate.Event):
+        actor: str
+
+    class Started(Aggregate.Event):
+        actor: str
+
+    class Completed(Aggregate.Event):
+        actor: str
+
+    class Cancelled(Aggregate.Event):
+        reason: str
+        actor: str
+
+    class FeesChanged(Aggregate.Event):
+        fees: dict[str, Any]
+        effective_from: datetime
+        actor: str
+
+    class CapacityChanged(Aggregate.Event):
+        max_size: int
+        min_size: int
+        guest_limit: int
+        actor: str
+
+    class AdmissionRuleChanged(Aggregate.Event):
+        admission_closes_after: int | None
+        actor: str
+
+    class Renamed(Aggregate.Event):
+        name: str
+        actor: str
+
+    class VideoUrlChanged(Aggregate.Event):
+        video_url: str | None
+        actor: str
+
+    class LengthOverrideRecorded(Aggregate.Event):
+        reason: str
+        actor: str
+
+    class PatientAdmitted(Aggregate.Event):
+        patient_id: str
+        enrollment_id: UUID
+        seated: bool
+        actor: str
+        admission_override_reason: str | None = None
+
+    class PatientReleased(Aggregate.Event):
+        patient_id: str
+        promoted: str | None
+        actor: str
+        admission_override_reason: str | None = None
+
+    class WaitlistPromoted(Aggregate.Event):
+        patient_ids: list[str]
+        actor: str
+        admission_override_reason: str | None
+
+    class SessionsAdded(Aggregate.Event):
+        session_ids: list[UUID]
+        actor: str
+
     # A coordinator's admission_closes_after, once set (AdmissionRuleChanged). Groups without
     # one, and snapshots taken before the rule existed, follow their modality's default.
     admission_rule_set = False
     admission_rule: int | None = None
 
-    @event("Created")
+    @event(Created)
     def __init__(
         self,
         name: str,
@@ -122,7 +203,7 @@ class TherapyGroup(Aggregate):
     def open(self, actor: str) -> None:
         if self.status is not GroupStatus.PLANNED:
             raise WrongStateError(f"only a planned group can be opened; it is {self.status.value}")
-        self._set_status(GroupStatus.OPEN, actor=actor)
+        self._opened(actor=actor)
 
     def start(self, course_sessions: int, actor: str) -> None:
         if self.status is not GroupStatus.OPEN:
@@ -136,24 +217,32 @@ class TherapyGroup(Aggregate):
                 f"it has {len(self.enrolled)}"
             )
         check_course_can_start(self.modality, course_sessions, self.length_override_reason)
-        self._set_status(GroupStatus.RUNNING, actor=actor)
+        self._started(actor=actor)
 
     def complete(self, actor: str) -> None:
         if self.status is not GroupStatus.RUNNING:
             raise WrongStateError(
                 f"only a running group can be completed; it is {self.status.value}"
             )
-        self._set_status(GroupStatus.COMPLETED, actor=actor)
+        self._completed(actor=actor)
 
     def cancel(self, reason: str, actor: str) -> None:
         self.require_active("cancel the group")
         self._cancelled(reason=reason, actor=actor)
 
-    @event("StatusChanged")
-    def _set_status(self, status: GroupStatus, actor: str) -> None:
-        self.status = status
+    @event(Opened)
+    def _opened(self, actor: str) -> None:
+        self.status = GroupStatus.OPEN
 
-    @event("Cancelled")
+    @event(Started)
+    def _started(self, actor: str) -> None:
+        self.status = GroupStatus.RUNNING
+
+    @event(Completed)
+    def _completed(self, actor: str) -> None:
+        self.status = GroupStatus.COMPLETED
+
+    @event(Cancelled)
     def _cancelled(self, reason: str, actor: str) -> None:
         self.status = GroupStatus.CANCELLED
         self.enrolled = []
@@ -175,7 +264,7 @@ class TherapyGroup(Aggregate):
             )
         self._fees_changed(fees=fees.as_dict(), effective_from=effective_from, actor=actor)
 
-    @event("FeesChanged")
+    @event(FeesChanged)
     def _fees_changed(self, fees: dict[str, Any], effective_from: datetime, actor: str) -> None:
         self.fee_periods = [
             *self.fee_periods,
@@ -193,7 +282,7 @@ class TherapyGroup(Aggregate):
             max_size=max_size, min_size=min_size, guest_limit=guest_limit, actor=actor
         )
 
-    @event("CapacityChanged")
+    @event(CapacityChanged)
     def _capacity_changed(self, max_size: int, min_size: int, guest_limit: int, actor: str) -> None:
         self.max_size = max_size
         self.min_size = min_size
@@ -204,7 +293,7 @@ class TherapyGroup(Aggregate):
         if closes_after != self.admission_closes_after:
             self._admission_rule_changed(admission_closes_after=closes_after, actor=actor)
 
-    @event("AdmissionRuleChanged")
+    @event(AdmissionRuleChanged)
     def _admission_rule_changed(self, admission_closes_after: int | None, actor: str) -> None:
         self.admission_rule_set = True
         self.admission_rule = admission_closes_after
@@ -214,7 +303,7 @@ class TherapyGroup(Aggregate):
         if name != self.name:
             self._renamed(name=name, actor=actor)
 
-    @event("Renamed")
+    @event(Renamed)
     def _renamed(self, name: str, actor: str) -> None:
         self.name = name
 
@@ -223,7 +312,7 @@ class TherapyGroup(Aggregate):
         if video_url != self.video_url:
             self._video_url_changed(video_url=video_url, actor=actor)
 
-    @event("VideoUrlChanged")
+    @event(VideoUrlChanged)
     def _video_url_changed(self, video_url: str | None, actor: str) -> None:
         self.video_url = video_url
 
@@ -237,7 +326,7 @@ class TherapyGroup(Aggregate):
         if reason != self.length_override_reason:
             self._length_override_recorded(reason=reason, actor=actor)
 
-    @event("LengthOverrideRecorded")
+    @event(LengthOverrideRecorded)
     def _length_override_recorded(self, reason: str, actor: str) -> None:
         self.length_override_reason = reason
 
@@ -280,7 +369,7 @@ class TherapyGroup(Aggregate):
         )
         return seated
 
-    @event("PatientAdmitted")
+    @event(PatientAdmitted)
     def _admitted(
         self,
         patient_id: str,
@@ -328,7 +417,7 @@ class TherapyGroup(Aggregate):
         )
         return promoted
 
-    @event("PatientReleased")
+    @event(PatientReleased)
     def _released(
         self,
         patient_id: str,
@@ -362,7 +451,7 @@ class TherapyGroup(Aggregate):
         )
         return promoted
 
-    @event("WaitlistPromoted")
+    @event(WaitlistPromoted)
     def _waitlist_promoted(
         self, patient_ids: list[str], actor: str, admission_override_reason: str | None
     ) -> None:
@@ -375,6 +464,6 @@ class TherapyGroup(Aggregate):
         self.require_active("plan sessions")
         self._sessions_added(session_ids=session_ids, actor=actor)
 
-    @event("SessionsAdded")
+    @event(SessionsAdded)
     def _sessions_added(self, session_ids: list[UUID], actor: str) -> None:
         self.session_ids = [*self.session_ids, *session_ids]

@@ -198,7 +198,7 @@ def _session_cancelled(tx: Tx, nid: int, e: Any) -> None:
     )
 
 
-def _video_url_changed(tx: Tx, nid: int, e: Any) -> None:
+def _video_url_changed(tx: Tx, nid: int, e: TherapyGroup.VideoUrlChanged) -> None:
     # Patients follow the group's current link for sessions still to come.
     at = tx.dialect.instant(timestamp(e))
     tx.execute(
@@ -328,7 +328,7 @@ def projection() -> Projection:
             ev(TherapySession, "Scheduled"): _scheduled,
             ev(TherapySession, "Rescheduled"): _rescheduled,
             ev(TherapySession, "Cancelled"): _session_cancelled,
-            ev(TherapyGroup, "VideoUrlChanged"): _video_url_changed,
+            TherapyGroup.VideoUrlChanged: _video_url_changed,
             ev(Enrollment, "Created"): _enrollment_created,
             ev(Enrollment, "Promoted"): _promoted,
             ev(Enrollment, "Withdrawn"): _ended,

@@ -110,7 +110,7 @@ def _reprice(tx: Tx, group_id: str, where: str, params: tuple[Any, ...]) -> None
     )
 
 
-def _group_created(tx: Tx, nid: int, e: Any) -> None:
+def _group_created(tx: Tx, nid: int, e: TherapyGroup.Created) -> None:
     group, fees = str(e.originator_id), _fees_json(e.fees)
     tx.execute("INSERT INTO view_fee_periods VALUES (?,?,?,?)", (group, 0, None, fees))
     # What reading the periods back would give; and no charge line of the group exists
@@ -119,7 +119,7 @@ def _group_created(tx: Tx, nid: int, e: Any) -> None:
     tx.cache[("new group", group)] = True
 
 
-def _fees_changed(tx: Tx, nid: int, e: Any) -> None:
+def _fees_changed(tx: Tx, nid: int, e: TherapyGroup.FeesChanged) -> None:
     group = str(e.originator_id)
     periods = _periods(tx, group)
     effective = tx.dialect.instant(e.effective_from)
@@ -223,8 +223,8 @@ def projection() -> Projection:
         TABLES,
         sealed=SEALED,
         handlers={
-            ev(TherapyGroup, "Created"): _group_created,
-            ev(TherapyGroup, "FeesChanged"): _fees_changed,
+            TherapyGroup.Created: _group_created,
+            TherapyGroup.FeesChanged: _fees_changed,
             ev(TherapySession, "AttendanceRecorded"): _attendance_recorded,
             # An advance cancellation is charged like the status it became (late_cancel
             # or excused) until an attendance correction replaces the line.

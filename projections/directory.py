@@ -18,6 +18,7 @@ from uuid import UUID
 
 from domain.enrollment import Enrollment
 from domain.group import TherapyGroup
+from domain.values import GroupStatus
 from projections.base import Projection, enum_value, ev, timestamp
 from projections.db import Tx, ViewDatabase
 
@@ -48,7 +49,7 @@ SEALED = {
 }
 
 
-def _group_created(tx: Tx, nid: int, e: Any) -> None:
+def _group_created(tx: Tx, nid: int, e: TherapyGroup.Created) -> None:
     seal = tx.sealer.seal
     tx.execute(
         "INSERT INTO view_groups VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -65,34 +66,43 @@ def _group_created(tx: Tx, nid: int, e: Any) -> None:
     )
 
 
-def _group_status_changed(tx: Tx, nid: int, e: Any) -> None:
+def _group_status(tx: Tx, e: TherapyGroup.Event, status: GroupStatus) -> None:
     tx.execute(
-        "UPDATE view_groups SET status=? WHERE group_id=?",
-        (enum_value(e.status), str(e.originator_id)),
+        "UPDATE view_groups SET status=? WHERE group_id=?", (status.value, str(e.originator_id))
     )
 
 
-def _group_cancelled(tx: Tx, nid: int, e: Any) -> None:
-    tx.execute(
-        "UPDATE view_groups SET status='cancelled' WHERE group_id=?", (str(e.originator_id),)
-    )
+def _group_opened(tx: Tx, nid: int, e: TherapyGroup.Opened) -> None:
+    _group_status(tx, e, GroupStatus.OPEN)
 
 
-def _group_renamed(tx: Tx, nid: int, e: Any) -> None:
+def _group_started(tx: Tx, nid: int, e: TherapyGroup.Started) -> None:
+    _group_status(tx, e, GroupStatus.RUNNING)
+
+
+def _group_completed(tx: Tx, nid: int, e: TherapyGroup.Completed) -> None:
+    _group_status(tx, e, GroupStatus.COMPLETED)
+
+
+def _group_cancelled(tx: Tx, nid: int, e: TherapyGroup.Cancelled) -> None:
+    _group_status(tx, e, GroupStatus.CANCELLED)
+
+
+def _group_renamed(tx: Tx, nid: int, e: TherapyGroup.Renamed) -> None:
     tx.execute(
         "UPDATE view_groups SET name=? WHERE group_id=?",
         (tx.sealer.seal(e.name, "name"), str(e.originator_id)),
     )
 
 
-def _capacity(tx: Tx, nid: int, e: Any) -> None:
+def _capacity(tx: Tx, nid: int, e: TherapyGroup.CapacityChanged) -> None:
     tx.execute(
         "UPDATE view_groups SET max_size=?, min_size=?, guest_limit=? WHERE group_id=?",
         (e.max_size, e.min_size, e.guest_limit, str(e.originator_id)),
     )
 
 
-def _sessions_added(tx: Tx, nid: int, e: Any) -> None:
+def _sessions_added(tx: Tx, nid: int, e: TherapyGroup.SessionsAdded) -> None:
     tx.execute(
         "UPDATE view_groups SET session_count=session_count+? WHERE group_id=?",
         (len(e.session_ids), str(e.originator_id)),
@@ -169,12 +179,14 @@ def projection() -> Projection:
         TABLES,
         sealed=SEALED,
         handlers={
-            ev(TherapyGroup, "Created"): _group_created,
-            ev(TherapyGroup, "StatusChanged"): _group_status_changed,
-            ev(TherapyGroup, "Cancelled"): _group_cancelled,
-            ev(TherapyGroup, "Renamed"): _group_renamed,
-            ev(TherapyGroup, "CapacityChanged"): _capacity,
-            ev(TherapyGroup, "SessionsAdded"): _sessions_added,
+            TherapyGroup.Created: _group_created,
+            TherapyGroup.Opened: _group_opened,
+            TherapyGroup.Started: _group_started,
+            TherapyGroup.Completed: _group_completed,
+            TherapyGroup.Cancelled: _group_cancelled,
+            TherapyGroup.Renamed: _group_renamed,
+            TherapyGroup.CapacityChanged: _capacity,
+            TherapyGroup.SessionsAdded: _sessions_added,
             ev(Enrollment, "Created"): _enrollment_created,
             ev(Enrollment, "Promoted"): _enrollment_promoted,
             ev(Enrollment, "Withdrawn"): _enrollment_withdrawn,

@@ -26,6 +26,7 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.utils import get_topic
 
+from domain.upcasting import replaced_topics
 from projections import attendance, calendars, costs, deadletters, directory
 from projections.base import Handler, Projection
 from projections.db import Tx, ViewDatabase
@@ -101,7 +102,8 @@ class Projector:
             for cls, handler in projection.handlers.items():
                 self.handlers.setdefault(cls, []).append(handler)
                 self.named_handlers.setdefault(cls, []).append((projection.name, handler))
-        self.topics = sorted(get_topic(cls) for cls in self.handlers)
+        handled = {get_topic(cls) for cls in self.handlers}
+        self.topics = sorted(handled | replaced_topics(handled))
         self.tables = [t for p in self.projections for t in p.tables]
         self.sealed = {t: c for p in self.projections for t, c in p.sealed.items()}
         self.ddl = [self.db.dialect.ddl(s) for p in self.projections for s in p.ddl]

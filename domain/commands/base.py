@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, Recording
 
 from domain.admission import Admission, admission
 from domain.bounds import REASON_LENGTH, clean_text
@@ -30,6 +30,7 @@ from domain.repository import CirclesRepository
 from domain.schedule import ResourceDay, utc_days
 from domain.session import TherapySession
 from domain.transcodings import register_all
+from domain.upcasting import UpcastingMapper
 from domain.values import ResourceKind
 
 A = TypeVar("A", bound=Aggregate)
@@ -151,6 +152,13 @@ class CirclesBase(Application[UUID]):
         # committed, before the command returns: how a host (the web process's feed cache)
         # learns of this application's writes at once.
         self.on_saved: list[Callable[[int], None]] = []
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """The library's mapper, reading stored events of replaced classes as the events
+        that replaced them (see domain.upcasting)."""
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=UpcastingMapper
+        )
 
     def construct_repository(self) -> Repository[UUID]:
         """The library's repository, as configured by the environment, copying cached

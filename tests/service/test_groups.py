@@ -96,7 +96,7 @@ def test_group_history_lists_events_with_actor(api: Api) -> None:
     group = api.group(opened=False)
     api.post(f"/groups/{group['id']}/open")
     items = api.get(f"/groups/{group['id']}/history").get_json()["items"]
-    assert [e["type"] for e in items] == ["TherapyGroup.Created", "TherapyGroup.StatusChanged"]
+    assert [e["type"] for e in items] == ["TherapyGroup.Created", "TherapyGroup.Opened"]
     assert all("test coordinator" in e["actor"] for e in items)
-    assert items[1]["data"] == {"status": "open"}
+    assert items[1]["data"] == {}
     problem(api.get(f"/groups/{MISSING}/history"), 404)
