@@ -34,7 +34,17 @@ class Enrollment(Aggregate):
     # groups), as recorded on the event that seated or waitlisted them; None when it was open.
     admission_override_reason: str | None = None
 
-    @event("Created")
+    class Created(Aggregate.Created):
+        # The id is derived (``enrollment_id``) and is the originator id, not a field.
+        group_id: UUID
+        patient_id: str
+        patient_name: str
+        status: EnrollmentStatus
+        enrolled_at: datetime | None
+        actor: str
+        admission_override_reason: str | None
+
+    @event(Created)
     def __init__(
         self,
         id: UUID,
@@ -88,7 +98,12 @@ class Enrollment(Aggregate):
             raise WrongStateError(f"the enrollment is {self.status.value}; intake is closed")
         self._intake_recorded(primary_area=primary_area, inventory_done=inventory_done, actor=actor)
 
-    @event("IntakeRecorded")
+    class IntakeRecorded(Aggregate.Event):
+        primary_area: ProblemArea
+        inventory_done: bool
+        actor: str
+
+    @event(IntakeRecorded)
     def _intake_recorded(self, primary_area: ProblemArea, inventory_done: bool, actor: str) -> None:
         self.primary_area = primary_area
         self.inventory_done = inventory_done
@@ -100,7 +115,12 @@ class Enrollment(Aggregate):
             enrolled_at=at, actor=actor, admission_override_reason=admission_override_reason
         )
 
-    @event("Promoted")
+    class Promoted(Aggregate.Event):
+        enrolled_at: datetime
+        actor: str
+        admission_override_reason: str | None
+
+    @event(Promoted)
     def _promoted(
         self, enrolled_at: datetime, actor: str, admission_override_reason: str | None = None
     ) -> None:
@@ -116,7 +136,13 @@ class Enrollment(Aggregate):
             raise WrongStateError(f"the enrollment is already {self.status.value}")
         self._withdrawn(reason=reason, at=at, actor=actor, with_group=with_group)
 
-    @event("Withdrawn")
+    class Withdrawn(Aggregate.Event):
+        reason: str
+        at: datetime
+        actor: str
+        with_group: bool
+
+    @event(Withdrawn)
     def _withdrawn(self, reason: str, at: datetime, actor: str, with_group: bool = False) -> None:
         self.status = EnrollmentStatus.WITHDRAWN
         self.ended_at = at
@@ -136,7 +162,13 @@ class Enrollment(Aggregate):
             status=status, at=at, actor=actor, admission_override_reason=admission_override_reason
         )
 
-    @event("Rejoined")
+    class Rejoined(Aggregate.Event):
+        status: EnrollmentStatus
+        at: datetime
+        actor: str
+        admission_override_reason: str | None
+
+    @event(Rejoined)
     def _rejoined(
         self,
         status: EnrollmentStatus,
@@ -157,7 +189,12 @@ class Enrollment(Aggregate):
         if self.status is EnrollmentStatus.ENROLLED:
             self._completed(at=at, actor=actor, with_group=True)
 
-    @event("Completed")
+    class Completed(Aggregate.Event):
+        at: datetime
+        actor: str
+        with_group: bool
+
+    @event(Completed)
     def _completed(self, at: datetime, actor: str, with_group: bool = False) -> None:
         self.status = EnrollmentStatus.COMPLETED
         self.ended_at = at
@@ -172,7 +209,13 @@ class Enrollment(Aggregate):
         )
         return was != self.at_risk
 
-    @event("AttendanceNoted")
+    class AttendanceNoted(Aggregate.Event):
+        session_id: UUID
+        session_start: datetime
+        status: AttendanceStatus
+        actor: str
+
+    @event(AttendanceNoted)
     def _attendance_noted(
         self, session_id: UUID, session_start: datetime, status: AttendanceStatus, actor: str
     ) -> None:
@@ -184,6 +227,10 @@ class Enrollment(Aggregate):
         if str(session_id) in self.attendance:
             self._attendance_forgotten(session_id=session_id, actor=actor)
 
-    @event("AttendanceForgotten")
+    class AttendanceForgotten(Aggregate.Event):
+        session_id: UUID
+        actor: str
+
+    @event(AttendanceForgotten)
     def _attendance_forgotten(self, session_id: UUID, actor: str) -> None:
         self.attendance = {k: v for k, v in self.attendance.items() if k != str(session_id)}

@@ -2,6 +2,10 @@
 
 Rule checks live in the public methods; the private ``@event`` methods only apply
 state, so old events stay replayable when a rule changes.
+
+Each event is a class declared just above the method that applies it: its fields are what
+the store keeps, and the views type their handlers with it. Stored events of a class no
+longer written are read as what replaced them (domain.upcasting).
 """
 
 from __future__ import annotations
@@ -35,8 +39,10 @@ ADMITTING = (GroupStatus.OPEN, GroupStatus.RUNNING)
 
 
 class TherapyGroup(Aggregate):
-    # Each event is declared (its fields are what the store keeps); the private method
-    # decorated with it applies it. Lifecycle events are named for what happened.
+    # A coordinator's admission_closes_after, once set (AdmissionRuleChanged). Groups without
+    # one, and snapshots taken before the rule existed, follow their modality's default.
+    admission_rule_set = False
+    admission_rule: int | None = None
 
     class Created(Aggregate.Created):
         name: str
@@ -53,73 +59,6 @@ class TherapyGroup(Aggregate):
         fees: dict[str, Any]
         length_override_reason: str | None
         actor: str
-
-    class Opened(Aggregate.Event):
-        actor: str
-
-    class Started(Aggregate.Event):
-        actor: str
-
-    class Completed(Aggregate.Event):
-        actor: str
-
-    class Cancelled(Aggregate.Event):
-        reason: str
-        actor: str
-
-    class FeesChanged(Aggregate.Event):
-        fees: dict[str, Any]
-        effective_from: datetime
-        actor: str
-
-    class CapacityChanged(Aggregate.Event):
-        max_size: int
-        min_size: int
-        guest_limit: int
-        actor: str
-
-    class AdmissionRuleChanged(Aggregate.Event):
-        admission_closes_after: int | None
-        actor: str
-
-    class Renamed(Aggregate.Event):
-        name: str
-        actor: str
-
-    class VideoUrlChanged(Aggregate.Event):
-        video_url: str | None
-        actor: str
-
-    class LengthOverrideRecorded(Aggregate.Event):
-        reason: str
-        actor: str
-
-    class PatientAdmitted(Aggregate.Event):
-        patient_id: str
-        enrollment_id: UUID
-        seated: bool
-        actor: str
-        admission_override_reason: str | None = None
-
-    class PatientReleased(Aggregate.Event):
-        patient_id: str
-        promoted: str | None
-        actor: str
-        admission_override_reason: str | None = None
-
-    class WaitlistPromoted(Aggregate.Event):
-        patient_ids: list[str]
-        actor: str
-        admission_override_reason: str | None
-
-    class SessionsAdded(Aggregate.Event):
-        session_ids: list[UUID]
-        actor: str
-
-    # A coordinator's admission_closes_after, once set (AdmissionRuleChanged). Groups without
-    # one, and snapshots taken before the rule existed, follow their modality's default.
-    admission_rule_set = False
-    admission_rule: int | None = None
 
     @event(Created)
     def __init__(
@@ -230,17 +169,30 @@ class TherapyGroup(Aggregate):
         self.require_active("cancel the group")
         self._cancelled(reason=reason, actor=actor)
 
+    class Opened(Aggregate.Event):
+        actor: str
+
     @event(Opened)
     def _opened(self, actor: str) -> None:
         self.status = GroupStatus.OPEN
+
+    class Started(Aggregate.Event):
+        actor: str
 
     @event(Started)
     def _started(self, actor: str) -> None:
         self.status = GroupStatus.RUNNING
 
+    class Completed(Aggregate.Event):
+        actor: str
+
     @event(Completed)
     def _completed(self, actor: str) -> None:
         self.status = GroupStatus.COMPLETED
+
+    class Cancelled(Aggregate.Event):
+        reason: str
+        actor: str
 
     @event(Cancelled)
     def _cancelled(self, reason: str, actor: str) -> None:
@@ -264,6 +216,11 @@ class TherapyGroup(Aggregate):
             )
         self._fees_changed(fees=fees.as_dict(), effective_from=effective_from, actor=actor)
 
+    class FeesChanged(Aggregate.Event):
+        fees: dict[str, Any]
+        effective_from: datetime
+        actor: str
+
     @event(FeesChanged)
     def _fees_changed(self, fees: dict[str, Any], effective_from: datetime, actor: str) -> None:
         self.fee_periods = [
@@ -282,6 +239,12 @@ class TherapyGroup(Aggregate):
             max_size=max_size, min_size=min_size, guest_limit=guest_limit, actor=actor
         )
 
+    class CapacityChanged(Aggregate.Event):
+        max_size: int
+        min_size: int
+        guest_limit: int
+        actor: str
+
     @event(CapacityChanged)
     def _capacity_changed(self, max_size: int, min_size: int, guest_limit: int, actor: str) -> None:
         self.max_size = max_size
@@ -293,6 +256,10 @@ class TherapyGroup(Aggregate):
         if closes_after != self.admission_closes_after:
             self._admission_rule_changed(admission_closes_after=closes_after, actor=actor)
 
+    class AdmissionRuleChanged(Aggregate.Event):
+        admission_closes_after: int | None
+        actor: str
+
     @event(AdmissionRuleChanged)
     def _admission_rule_changed(self, admission_closes_after: int | None, actor: str) -> None:
         self.admission_rule_set = True
@@ -303,6 +270,10 @@ class TherapyGroup(Aggregate):
         if name != self.name:
             self._renamed(name=name, actor=actor)
 
+    class Renamed(Aggregate.Event):
+        name: str
+        actor: str
+
     @event(Renamed)
     def _renamed(self, name: str, actor: str) -> None:
         self.name = name
@@ -311,6 +282,10 @@ class TherapyGroup(Aggregate):
         self.require_active("change the video link")
         if video_url != self.video_url:
             self._video_url_changed(video_url=video_url, actor=actor)
+
+    class VideoUrlChanged(Aggregate.Event):
+        video_url: str | None
+        actor: str
 
     @event(VideoUrlChanged)
     def _video_url_changed(self, video_url: str | None, actor: str) -> None:
@@ -325,6 +300,10 @@ class TherapyGroup(Aggregate):
         self.require_active("override the course length")
         if reason != self.length_override_reason:
             self._length_override_recorded(reason=reason, actor=actor)
+
+    class LengthOverrideRecorded(Aggregate.Event):
+        reason: str
+        actor: str
 
     @event(LengthOverrideRecorded)
     def _length_override_recorded(self, reason: str, actor: str) -> None:
@@ -368,6 +347,13 @@ class TherapyGroup(Aggregate):
             admission_override_reason=override,
         )
         return seated
+
+    class PatientAdmitted(Aggregate.Event):
+        patient_id: str
+        enrollment_id: UUID
+        seated: bool
+        actor: str
+        admission_override_reason: str | None
 
     @event(PatientAdmitted)
     def _admitted(
@@ -417,6 +403,12 @@ class TherapyGroup(Aggregate):
         )
         return promoted
 
+    class PatientReleased(Aggregate.Event):
+        patient_id: str
+        promoted: str | None
+        actor: str
+        admission_override_reason: str | None
+
     @event(PatientReleased)
     def _released(
         self,
@@ -451,6 +443,11 @@ class TherapyGroup(Aggregate):
         )
         return promoted
 
+    class WaitlistPromoted(Aggregate.Event):
+        patient_ids: list[str]
+        actor: str
+        admission_override_reason: str | None
+
     @event(WaitlistPromoted)
     def _waitlist_promoted(
         self, patient_ids: list[str], actor: str, admission_override_reason: str | None
@@ -463,6 +460,10 @@ class TherapyGroup(Aggregate):
     def add_sessions(self, session_ids: list[UUID], actor: str) -> None:
         self.require_active("plan sessions")
         self._sessions_added(session_ids=session_ids, actor=actor)
+
+    class SessionsAdded(Aggregate.Event):
+        session_ids: list[UUID]
+        actor: str
 
     @event(SessionsAdded)
     def _sessions_added(self, session_ids: list[UUID], actor: str) -> None:

@@ -14,7 +14,17 @@ S = InvitationStatus
 
 
 class Invitation(Aggregate):
-    @event("Proposed")
+    class Proposed(Aggregate.Created):
+        session_id: UUID
+        group_id: UUID
+        patient_id: str
+        invitee_name: str
+        relationship: str
+        invitee_email: str | None
+        session_starts_at: datetime
+        actor: str
+
+    @event(Proposed)
     def __init__(
         self,
         session_id: UUID,
@@ -46,7 +56,11 @@ class Invitation(Aggregate):
         self._require("approve", S.PROPOSED)
         self._approved(therapist_id=therapist_id, actor=actor)
 
-    @event("Approved")
+    class Approved(Aggregate.Event):
+        therapist_id: str
+        actor: str
+
+    @event(Approved)
     def _approved(self, therapist_id: str, actor: str) -> None:
         self.status = S.APPROVED
         self.approved_by = therapist_id
@@ -63,7 +77,13 @@ class Invitation(Aggregate):
             signed_by=signed_by, signed_at=signed_at, document_ref=document_ref, actor=actor
         )
 
-    @event("ConsentRecorded")
+    class ConsentRecorded(Aggregate.Event):
+        signed_by: str
+        signed_at: datetime
+        document_ref: str
+        actor: str
+
+    @event(ConsentRecorded)
     def _consent_recorded(
         self, signed_by: str, signed_at: datetime, document_ref: str, actor: str
     ) -> None:
@@ -83,7 +103,10 @@ class Invitation(Aggregate):
             raise WrongStateError("the session has already started")
         self._sent(actor=actor)
 
-    @event("Sent")
+    class Sent(Aggregate.Event):
+        actor: str
+
+    @event(Sent)
     def _sent(self, actor: str) -> None:
         self.status = S.SENT
 
@@ -96,11 +119,17 @@ class Invitation(Aggregate):
         else:
             self._declined(actor=actor)
 
-    @event("Accepted")
+    class Accepted(Aggregate.Event):
+        actor: str
+
+    @event(Accepted)
     def _accepted(self, actor: str) -> None:
         self.status = S.ACCEPTED
 
-    @event("Declined")
+    class Declined(Aggregate.Event):
+        actor: str
+
+    @event(Declined)
     def _declined(self, actor: str) -> None:
         self.status = S.DECLINED
 
@@ -111,7 +140,11 @@ class Invitation(Aggregate):
             raise WrongStateError("consent can be revoked only before the session starts")
         self._revoked(reason=reason, actor=actor)
 
-    @event("Revoked")
+    class Revoked(Aggregate.Event):
+        reason: str
+        actor: str
+
+    @event(Revoked)
     def _revoked(self, reason: str, actor: str) -> None:
         self.status = S.REVOKED
 
@@ -119,7 +152,11 @@ class Invitation(Aggregate):
         if self.status.holds_a_place:
             self._session_moved(starts_at=starts_at, actor=actor)
 
-    @event("SessionMoved")
+    class SessionMoved(Aggregate.Event):
+        starts_at: datetime
+        actor: str
+
+    @event(SessionMoved)
     def _session_moved(self, starts_at: datetime, actor: str) -> None:
         self.session_starts_at = starts_at
 
@@ -127,7 +164,10 @@ class Invitation(Aggregate):
         if self.status.holds_a_place:
             self._cancelled(actor=actor)
 
-    @event("Cancelled")
+    class Cancelled(Aggregate.Event):
+        actor: str
+
+    @event(Cancelled)
     def _cancelled(self, actor: str) -> None:
         self.status = S.CANCELLED
         self.session_cancelled = True
@@ -138,6 +178,10 @@ class Invitation(Aggregate):
         if new is not self.status:
             self._attendance_recorded(attended=attended, actor=actor)
 
-    @event("AttendanceRecorded")
+    class AttendanceRecorded(Aggregate.Event):
+        attended: bool
+        actor: str
+
+    @event(AttendanceRecorded)
     def _attendance_recorded(self, attended: bool, actor: str) -> None:
         self.status = S.ATTENDED if attended else S.NO_SHOW

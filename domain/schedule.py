@@ -65,7 +65,12 @@ class ResourceDay(Aggregate):
     def create_id(kind: ResourceKind, resource_id: str, day: date) -> UUID:
         return uuid5(_NAMESPACE, f"{kind.value}:{resource_id}:{day.isoformat()}")
 
-    @event("Created")
+    class Created(Aggregate.Created):
+        kind: ResourceKind
+        resource_id: str
+        day: date
+
+    @event(Created)
     def __init__(self, kind: ResourceKind, resource_id: str, day: date) -> None:
         self.kind = kind
         self.resource_id = resource_id
@@ -169,6 +174,10 @@ class ResourceDay(Aggregate):
         if str(session_id) in self.bookings:
             self._released(session_id=session_id, actor=actor)
 
-    @event("Released")
+    class Released(Aggregate.Event):
+        session_id: UUID
+        actor: str
+
+    @event(Released)
     def _released(self, session_id: UUID, actor: str) -> None:
         self.bookings = {k: v for k, v in self.bookings.items() if k != str(session_id)}

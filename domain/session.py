@@ -29,7 +29,19 @@ def advance_cancellation_status(
 
 
 class TherapySession(Aggregate):
-    @event("Scheduled")
+    class Scheduled(Aggregate.Created):
+        group_id: UUID
+        number: int
+        kind: SessionKind
+        starts_at: datetime
+        duration_minutes: int
+        facilitator_ids: list[str]
+        room_id: str | None
+        video_url: str | None
+        make_up_for: UUID | None
+        actor: str
+
+    @event(Scheduled)
     def __init__(
         self,
         group_id: UUID,
@@ -99,7 +111,12 @@ class TherapySession(Aggregate):
             )
         self._rescheduled(starts_at=starts_at, reason=reason, actor=actor)
 
-    @event("Rescheduled")
+    class Rescheduled(Aggregate.Event):
+        starts_at: datetime
+        reason: str
+        actor: str
+
+    @event(Rescheduled)
     def _rescheduled(self, starts_at: datetime, reason: str, actor: str) -> None:
         self.starts_at = starts_at
         self.sequence += 1
@@ -112,7 +129,11 @@ class TherapySession(Aggregate):
             )
         self._cancelled(reason=reason, actor=actor)
 
-    @event("Cancelled")
+    class Cancelled(Aggregate.Event):
+        reason: str
+        actor: str
+
+    @event(Cancelled)
     def _cancelled(self, reason: str, actor: str) -> None:
         self.status = SessionStatus.CANCELLED
         self.sequence += 1
@@ -177,7 +198,13 @@ class TherapySession(Aggregate):
         )
         return status
 
-    @event("AdvanceCancellationRecorded")
+    class AdvanceCancellationRecorded(Aggregate.Event):
+        patient_id: str
+        told_at: datetime
+        status: AttendanceStatus
+        actor: str
+
+    @event(AdvanceCancellationRecorded)
     def _cancellation_recorded(
         self, patient_id: str, told_at: datetime, status: AttendanceStatus, actor: str
     ) -> None:
@@ -195,7 +222,13 @@ class TherapySession(Aggregate):
             )
         return previous
 
-    @event("AttendanceRecorded")
+    class AttendanceRecorded(Aggregate.Event):
+        patient_id: str
+        status: AttendanceStatus
+        previous: AttendanceStatus | None
+        actor: str
+
+    @event(AttendanceRecorded)
     def _attendance_recorded(
         self,
         patient_id: str,
@@ -218,7 +251,13 @@ class TherapySession(Aggregate):
                 invitation_id=invitation_id, status=status, previous=previous, actor=actor
             )
 
-    @event("GuestAttendanceRecorded")
+    class GuestAttendanceRecorded(Aggregate.Event):
+        invitation_id: UUID
+        status: AttendanceStatus
+        previous: AttendanceStatus | None
+        actor: str
+
+    @event(GuestAttendanceRecorded)
     def _guest_attendance_recorded(
         self,
         invitation_id: UUID,
@@ -243,7 +282,11 @@ class TherapySession(Aggregate):
             )
         self._guest_place_held(invitation_id=invitation_id, actor=actor)
 
-    @event("GuestPlaceHeld")
+    class GuestPlaceHeld(Aggregate.Event):
+        invitation_id: UUID
+        actor: str
+
+    @event(GuestPlaceHeld)
     def _guest_place_held(self, invitation_id: UUID, actor: str) -> None:
         self.invitation_ids = [*self.invitation_ids, invitation_id]
 
@@ -251,6 +294,10 @@ class TherapySession(Aggregate):
         if invitation_id in self.invitation_ids:
             self._guest_place_freed(invitation_id=invitation_id, actor=actor)
 
-    @event("GuestPlaceFreed")
+    class GuestPlaceFreed(Aggregate.Event):
+        invitation_id: UUID
+        actor: str
+
+    @event(GuestPlaceFreed)
     def _guest_place_freed(self, invitation_id: UUID, actor: str) -> None:
         self.invitation_ids = [i for i in self.invitation_ids if i != invitation_id]

@@ -64,7 +64,13 @@ class FeedToken(Aggregate):
     def create_id(token_hash: str) -> UUID:
         return uuid5(_TOKENS, token_hash)
 
-    @event("Issued")
+    class Issued(Aggregate.Created):
+        token_hash: str
+        subject_kind: SubjectKind
+        subject_id: str
+        actor: str
+
+    @event(Issued)
     def __init__(
         self, token_hash: str, subject_kind: SubjectKind, subject_id: str, actor: str
     ) -> None:
@@ -81,7 +87,11 @@ class FeedToken(Aggregate):
         if not self.revoked:
             self._rotated(replaced_by=replaced_by, actor=actor)
 
-    @event("Rotated")
+    class Rotated(Aggregate.Event):
+        replaced_by: UUID
+        actor: str
+
+    @event(Rotated)
     def _rotated(self, replaced_by: UUID, actor: str) -> None:
         self.revoked = True
         self.replaced_by = replaced_by
@@ -90,7 +100,10 @@ class FeedToken(Aggregate):
         if not self.revoked:
             self._revoked(actor=actor)
 
-    @event("Revoked")
+    class Revoked(Aggregate.Event):
+        actor: str
+
+    @event(Revoked)
     def _revoked(self, actor: str) -> None:
         self.revoked = True
 
@@ -102,7 +115,12 @@ class FeedSubject(Aggregate):
     def create_id(kind: SubjectKind, subject_id: str) -> UUID:
         return uuid5(_SUBJECTS, f"{kind.value}:{subject_id}")
 
-    @event("Created")
+    class Created(Aggregate.Created):
+        kind: SubjectKind
+        subject_id: str
+        actor: str
+
+    @event(Created)
     def __init__(self, kind: SubjectKind, subject_id: str, actor: str) -> None:
         self.kind = kind
         self.subject_id = subject_id
@@ -111,6 +129,10 @@ class FeedSubject(Aggregate):
     def point_to(self, token_id: UUID, actor: str) -> None:
         self._token_issued(token_id=token_id, actor=actor)
 
-    @event("TokenIssued")
+    class TokenIssued(Aggregate.Event):
+        token_id: UUID
+        actor: str
+
+    @event(TokenIssued)
     def _token_issued(self, token_id: UUID, actor: str) -> None:
         self.current_token_id = token_id
