@@ -25,7 +25,7 @@ from uuid import UUID
 from domain.enrollment import two_no_shows_in_a_row
 from domain.session import TherapySession
 from domain.values import AttendanceStatus
-from projections.base import Projection, enum_value, ev, timestamp
+from projections.base import Projection, enum_value, timestamp
 from projections.calendars import scheduled_in_batch, session_facts
 from projections.db import Tx, ViewDatabase
 
@@ -45,7 +45,15 @@ STATUSES = tuple(s.value for s in AttendanceStatus)
 GUEST_PLACES = ("accepted", "attended", "no_show")
 
 
-def _write_attendance(tx: Tx, e: Any, kind: str, person: str, shown: str) -> None:
+def _write_attendance(
+    tx: Tx,
+    e: TherapySession.AttendanceRecorded
+    | TherapySession.AdvanceCancellationRecorded
+    | TherapySession.GuestAttendanceRecorded,
+    kind: str,
+    person: str,
+    shown: str,
+) -> None:
     """One person's attendance at the session, replacing what was recorded before.
     ``person`` is the key lookups use, ``shown`` the id reports show (sealed)."""
     session = str(e.originator_id)
@@ -61,18 +69,22 @@ def _write_attendance(tx: Tx, e: Any, kind: str, person: str, shown: str) -> Non
     )  # fmt: skip
 
 
-def _patient_attendance_recorded(tx: Tx, nid: int, e: Any) -> None:
+def _patient_attendance_recorded(
+    tx: Tx,
+    nid: int,
+    e: TherapySession.AttendanceRecorded | TherapySession.AdvanceCancellationRecorded,
+) -> None:
     """A patient's attendance, or their cancellation ahead of the session (both events)."""
     _write_attendance(tx, e, "patient", tx.sealer.index(e.patient_id, "patient"), e.patient_id)
 
 
-def _guest_attendance_recorded(tx: Tx, nid: int, e: Any) -> None:
+def _guest_attendance_recorded(tx: Tx, nid: int, e: TherapySession.GuestAttendanceRecorded) -> None:
     # A guest is their invitation (no PHI, joined with view_invitations as is).
     guest = str(e.invitation_id)
     _write_attendance(tx, e, "guest", guest, guest)
 
 
-def _session_cancelled(tx: Tx, nid: int, e: Any) -> None:
+def _session_cancelled(tx: Tx, nid: int, e: TherapySession.Cancelled) -> None:
     """The session does not take place: advance cancellations for it no longer count."""
     session = str(e.originator_id)
     if scheduled_in_batch(tx, session) and ("attendance rows", session) not in tx.cache:
@@ -80,7 +92,7 @@ def _session_cancelled(tx: Tx, nid: int, e: Any) -> None:
     tx.execute("DELETE FROM view_attendance WHERE session_id = ? AND kind = 'patient'", (session,))
 
 
-def _session_rescheduled(tx: Tx, nid: int, e: Any) -> None:
+def _session_rescheduled(tx: Tx, nid: int, e: TherapySession.Rescheduled) -> None:
     """Advance cancellations move with the session: keep the session order true."""
     session = str(e.originator_id)
     if scheduled_in_batch(tx, session) and ("attendance rows", session) not in tx.cache:
@@ -99,11 +111,11 @@ def projection() -> Projection:
         sealed=SEALED,
         reads=("directory", "calendars"),  # rosters: members, invitations, enrollments
         handlers={
-            ev(TherapySession, "AttendanceRecorded"): _patient_attendance_recorded,
-            ev(TherapySession, "AdvanceCancellationRecorded"): _patient_attendance_recorded,
-            ev(TherapySession, "GuestAttendanceRecorded"): _guest_attendance_recorded,
-            ev(TherapySession, "Rescheduled"): _session_rescheduled,
-            ev(TherapySession, "Cancelled"): _session_cancelled,
+            TherapySession.AttendanceRecorded: _patient_attendance_recorded,
+            TherapySession.AdvanceCancellationRecorded: _patient_attendance_recorded,
+            TherapySession.GuestAttendanceRecorded: _guest_attendance_recorded,
+            TherapySession.Rescheduled: _session_rescheduled,
+            TherapySession.Cancelled: _session_cancelled,
         },
     )
 

@@ -33,13 +33,6 @@ class Projection:
     reads: tuple[str, ...] = ()
 
 
-def ev(aggregate: type, name: str) -> type:
-    """An aggregate's event class by name (the library creates them at class creation)."""
-    cls = getattr(aggregate, name)
-    assert isinstance(cls, type), f"{aggregate.__name__}.{name} is not an event class"
-    return cls
-
-
 def text_id(value: UUID | str | None) -> str | None:
     return None if value is None else str(value)
 

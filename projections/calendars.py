@@ -26,7 +26,7 @@ from domain.group import TherapyGroup
 from domain.invitation import Invitation
 from domain.session import TherapySession
 from domain.values import EnrollmentStatus, add_elapsed
-from projections.base import Projection, enum_value, ev, keyset, make_cursor, text_id, timestamp
+from projections.base import Projection, enum_value, keyset, make_cursor, text_id, timestamp
 from projections.db import Dialect, Tx, ViewDatabase
 from projections.sealing import IDENTITY, Sealer
 
@@ -135,7 +135,7 @@ def _ends(starts: datetime, duration_minutes: int) -> datetime:
     return add_elapsed(starts, timedelta(minutes=duration_minutes))
 
 
-def _scheduled(tx: Tx, nid: int, e: Any) -> None:
+def _scheduled(tx: Tx, nid: int, e: TherapySession.Scheduled) -> None:
     d, s = tx.dialect, tx.sealer
     starts: datetime = e.starts_at
     tx.cache[("scheduled", str(e.originator_id))] = e.duration_minutes
@@ -159,7 +159,7 @@ def _scheduled(tx: Tx, nid: int, e: Any) -> None:
     )
 
 
-def _rescheduled(tx: Tx, nid: int, e: Any) -> None:
+def _rescheduled(tx: Tx, nid: int, e: TherapySession.Rescheduled) -> None:
     d = tx.dialect
     sid = str(e.originator_id)
     _update_facts(tx, sid, starts_at=d.instant(e.starts_at))
@@ -189,7 +189,7 @@ def _update_facts(tx: Tx, session_id: str, **changes: Any) -> None:
         tx.cache[("session", session_id)] = (group_id, kind, starts_at, timezone, status)
 
 
-def _session_cancelled(tx: Tx, nid: int, e: Any) -> None:
+def _session_cancelled(tx: Tx, nid: int, e: TherapySession.Cancelled) -> None:
     _update_facts(tx, str(e.originator_id), status="cancelled")
     tx.execute(
         "UPDATE view_sessions SET status='cancelled', sequence=sequence+1, last_modified=?"
@@ -212,7 +212,7 @@ def _enrolled(status: Any) -> bool:
     return bool(enum_value(status) == EnrollmentStatus.ENROLLED.value)
 
 
-def _enrollment_created(tx: Tx, nid: int, e: Any) -> None:
+def _enrollment_created(tx: Tx, nid: int, e: Enrollment.Created) -> None:
     seated = tx.dialect.instant(e.enrolled_at) if _enrolled(e.status) else None
     s = tx.sealer
     tx.execute(
@@ -231,7 +231,7 @@ LAST_PERIOD = (
 )
 
 
-def _promoted(tx: Tx, nid: int, e: Any) -> None:
+def _promoted(tx: Tx, nid: int, e: Enrollment.Promoted) -> None:
     eid = str(e.originator_id)
     tx.execute(
         "UPDATE view_calendar_members SET valid_from=?" + LAST_PERIOD,
@@ -239,7 +239,7 @@ def _promoted(tx: Tx, nid: int, e: Any) -> None:
     )
 
 
-def _ended(tx: Tx, nid: int, e: Any) -> None:
+def _ended(tx: Tx, nid: int, e: Enrollment.Withdrawn | Enrollment.Completed) -> None:
     if getattr(e, "with_group", False):
         # The group ended and cancelled its later sessions with it: the patient's calendar
         # keeps them, shown cancelled, instead of dropping them (SPEC §2, §4). No session
@@ -252,7 +252,7 @@ def _ended(tx: Tx, nid: int, e: Any) -> None:
     )
 
 
-def _rejoined(tx: Tx, nid: int, e: Any) -> None:
+def _rejoined(tx: Tx, nid: int, e: Enrollment.Rejoined) -> None:
     eid = str(e.originator_id)
     seated = tx.dialect.instant(e.at) if _enrolled(e.status) else None
     tx.execute(
@@ -262,7 +262,7 @@ def _rejoined(tx: Tx, nid: int, e: Any) -> None:
     )
 
 
-def _proposed(tx: Tx, nid: int, e: Any) -> None:
+def _proposed(tx: Tx, nid: int, e: Invitation.Proposed) -> None:
     seal = tx.sealer.seal
     tx.execute(
         "INSERT INTO view_invitations VALUES (?,?,?,?,?,?,?,?,?)",
@@ -275,7 +275,7 @@ def _proposed(tx: Tx, nid: int, e: Any) -> None:
     )  # fmt: skip
 
 
-def _set_invitation_status(tx: Tx, e: Any, status: str) -> None:
+def _set_invitation_status(tx: Tx, e: Invitation.Event, status: str) -> None:
     """The invitation's new status. Ending it shows its session cancelled in the invitee's
     feed, so the entry's revision (added to the session's iCalendar SEQUENCE) grows."""
     bump = 1 if status in ENDED_INVITATION else 0
@@ -286,35 +286,35 @@ def _set_invitation_status(tx: Tx, e: Any, status: str) -> None:
     )
 
 
-def _invitation_approved(tx: Tx, nid: int, e: Any) -> None:
+def _invitation_approved(tx: Tx, nid: int, e: Invitation.Approved) -> None:
     _set_invitation_status(tx, e, "approved")
 
 
-def _invitation_consented(tx: Tx, nid: int, e: Any) -> None:
+def _invitation_consented(tx: Tx, nid: int, e: Invitation.ConsentRecorded) -> None:
     _set_invitation_status(tx, e, "consented")
 
 
-def _invitation_sent(tx: Tx, nid: int, e: Any) -> None:
+def _invitation_sent(tx: Tx, nid: int, e: Invitation.Sent) -> None:
     _set_invitation_status(tx, e, "sent")
 
 
-def _invitation_accepted(tx: Tx, nid: int, e: Any) -> None:
+def _invitation_accepted(tx: Tx, nid: int, e: Invitation.Accepted) -> None:
     _set_invitation_status(tx, e, "accepted")
 
 
-def _invitation_declined(tx: Tx, nid: int, e: Any) -> None:
+def _invitation_declined(tx: Tx, nid: int, e: Invitation.Declined) -> None:
     _set_invitation_status(tx, e, "declined")
 
 
-def _invitation_revoked(tx: Tx, nid: int, e: Any) -> None:
+def _invitation_revoked(tx: Tx, nid: int, e: Invitation.Revoked) -> None:
     _set_invitation_status(tx, e, "revoked")
 
 
-def _invitation_cancelled(tx: Tx, nid: int, e: Any) -> None:
+def _invitation_cancelled(tx: Tx, nid: int, e: Invitation.Cancelled) -> None:
     _set_invitation_status(tx, e, "cancelled")
 
 
-def _guest_attendance(tx: Tx, nid: int, e: Any) -> None:
+def _guest_attendance(tx: Tx, nid: int, e: Invitation.AttendanceRecorded) -> None:
     _set_invitation_status(tx, e, "attended" if e.attended else "no_show")
 
 
@@ -325,24 +325,24 @@ def projection() -> Projection:
         TABLES,
         sealed=SEALED,
         handlers={
-            ev(TherapySession, "Scheduled"): _scheduled,
-            ev(TherapySession, "Rescheduled"): _rescheduled,
-            ev(TherapySession, "Cancelled"): _session_cancelled,
+            TherapySession.Scheduled: _scheduled,
+            TherapySession.Rescheduled: _rescheduled,
+            TherapySession.Cancelled: _session_cancelled,
             TherapyGroup.VideoUrlChanged: _video_url_changed,
-            ev(Enrollment, "Created"): _enrollment_created,
-            ev(Enrollment, "Promoted"): _promoted,
-            ev(Enrollment, "Withdrawn"): _ended,
-            ev(Enrollment, "Completed"): _ended,
-            ev(Enrollment, "Rejoined"): _rejoined,
-            ev(Invitation, "Proposed"): _proposed,
-            ev(Invitation, "Approved"): _invitation_approved,
-            ev(Invitation, "ConsentRecorded"): _invitation_consented,
-            ev(Invitation, "Sent"): _invitation_sent,
-            ev(Invitation, "Accepted"): _invitation_accepted,
-            ev(Invitation, "Declined"): _invitation_declined,
-            ev(Invitation, "Revoked"): _invitation_revoked,
-            ev(Invitation, "Cancelled"): _invitation_cancelled,
-            ev(Invitation, "AttendanceRecorded"): _guest_attendance,
+            Enrollment.Created: _enrollment_created,
+            Enrollment.Promoted: _promoted,
+            Enrollment.Withdrawn: _ended,
+            Enrollment.Completed: _ended,
+            Enrollment.Rejoined: _rejoined,
+            Invitation.Proposed: _proposed,
+            Invitation.Approved: _invitation_approved,
+            Invitation.ConsentRecorded: _invitation_consented,
+            Invitation.Sent: _invitation_sent,
+            Invitation.Accepted: _invitation_accepted,
+            Invitation.Declined: _invitation_declined,
+            Invitation.Revoked: _invitation_revoked,
+            Invitation.Cancelled: _invitation_cancelled,
+            Invitation.AttendanceRecorded: _guest_attendance,
         },
     )
 

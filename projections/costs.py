@@ -30,7 +30,7 @@ from domain.values import (
     fee_in_force,
     minor_unit,
 )
-from projections.base import Projection, enum_value, ev
+from projections.base import Projection, enum_value
 from projections.calendars import scheduled_in_batch, session_facts
 from projections.db import Tx, ViewDatabase
 
@@ -164,7 +164,11 @@ def _cached_price(
     return price
 
 
-def _attendance_recorded(tx: Tx, nid: int, e: Any) -> None:
+def _attendance_recorded(
+    tx: Tx,
+    nid: int,
+    e: TherapySession.AttendanceRecorded | TherapySession.AdvanceCancellationRecorded,
+) -> None:
     d = tx.dialect
     sid = str(e.originator_id)
     group, kind, starts, tz, status = session_facts(tx, sid)
@@ -186,7 +190,7 @@ def _attendance_recorded(tx: Tx, nid: int, e: Any) -> None:
     )  # fmt: skip
 
 
-def _session_cancelled(tx: Tx, nid: int, e: Any) -> None:
+def _session_cancelled(tx: Tx, nid: int, e: TherapySession.Cancelled) -> None:
     """A session the clinic cancels charges nobody (SPEC §2): the only lines it can have are
     advance cancellations (attendance at it would have prevented the cancel), and those go,
     as they go from the patients' records and the attendance view."""
@@ -196,7 +200,7 @@ def _session_cancelled(tx: Tx, nid: int, e: Any) -> None:
     tx.execute("DELETE FROM view_cost_lines WHERE session_id=?", (sid,))
 
 
-def _session_rescheduled(tx: Tx, nid: int, e: Any) -> None:
+def _session_rescheduled(tx: Tx, nid: int, e: TherapySession.Rescheduled) -> None:
     """Advance cancellations stay with a session the clinic moves: their lines move to its
     new date and take the fees in force at its new start."""
     sid = str(e.originator_id)
@@ -225,12 +229,12 @@ def projection() -> Projection:
         handlers={
             TherapyGroup.Created: _group_created,
             TherapyGroup.FeesChanged: _fees_changed,
-            ev(TherapySession, "AttendanceRecorded"): _attendance_recorded,
+            TherapySession.AttendanceRecorded: _attendance_recorded,
             # An advance cancellation is charged like the status it became (late_cancel
             # or excused) until an attendance correction replaces the line.
-            ev(TherapySession, "AdvanceCancellationRecorded"): _attendance_recorded,
-            ev(TherapySession, "Rescheduled"): _session_rescheduled,
-            ev(TherapySession, "Cancelled"): _session_cancelled,
+            TherapySession.AdvanceCancellationRecorded: _attendance_recorded,
+            TherapySession.Rescheduled: _session_rescheduled,
+            TherapySession.Cancelled: _session_cancelled,
         },
     )
 

@@ -19,7 +19,7 @@ from uuid import UUID
 from domain.enrollment import Enrollment
 from domain.group import TherapyGroup
 from domain.values import GroupStatus
-from projections.base import Projection, enum_value, ev, timestamp
+from projections.base import Projection, enum_value, timestamp
 from projections.db import Tx, ViewDatabase
 
 DDL = [
@@ -119,7 +119,7 @@ def _recount(tx: Tx, group_id: str) -> None:
     )
 
 
-def _enrollment_created(tx: Tx, nid: int, e: Any) -> None:
+def _enrollment_created(tx: Tx, nid: int, e: Enrollment.Created) -> None:
     d, s = tx.dialect, tx.sealer
     tx.execute(
         "INSERT INTO view_enrollments VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -132,7 +132,7 @@ def _enrollment_created(tx: Tx, nid: int, e: Any) -> None:
     _recount(tx, str(e.group_id))
 
 
-def _update_enrollment(tx: Tx, e: Any, sets: str, params: tuple[Any, ...]) -> None:
+def _update_enrollment(tx: Tx, e: Enrollment.Event, sets: str, params: tuple[Any, ...]) -> None:
     """Change the enrollment's row (``sets``, an SQL SET list), then its group's counts."""
     row = tx.one(
         f"UPDATE view_enrollments SET {sets} WHERE enrollment_id=? RETURNING group_id",
@@ -142,21 +142,21 @@ def _update_enrollment(tx: Tx, e: Any, sets: str, params: tuple[Any, ...]) -> No
     _recount(tx, row[0])
 
 
-def _enrollment_promoted(tx: Tx, nid: int, e: Any) -> None:
+def _enrollment_promoted(tx: Tx, nid: int, e: Enrollment.Promoted) -> None:
     _update_enrollment(
         tx, e, "status='enrolled', enrolled_at=?", (tx.dialect.instant(e.enrolled_at),)
     )
 
 
-def _enrollment_withdrawn(tx: Tx, nid: int, e: Any) -> None:
+def _enrollment_withdrawn(tx: Tx, nid: int, e: Enrollment.Withdrawn) -> None:
     _update_enrollment(tx, e, "status='withdrawn', ended_at=?", (tx.dialect.instant(e.at),))
 
 
-def _enrollment_completed(tx: Tx, nid: int, e: Any) -> None:
+def _enrollment_completed(tx: Tx, nid: int, e: Enrollment.Completed) -> None:
     _update_enrollment(tx, e, "status='completed', ended_at=?", (tx.dialect.instant(e.at),))
 
 
-def _enrollment_rejoined(tx: Tx, nid: int, e: Any) -> None:
+def _enrollment_rejoined(tx: Tx, nid: int, e: Enrollment.Rejoined) -> None:
     # Back on the waitlist means at its end: the new position in the log orders it.
     status = enum_value(e.status)
     seated = tx.dialect.instant(e.at) if status == "enrolled" else None
@@ -165,7 +165,7 @@ def _enrollment_rejoined(tx: Tx, nid: int, e: Any) -> None:
     )
 
 
-def _intake(tx: Tx, nid: int, e: Any) -> None:
+def _intake(tx: Tx, nid: int, e: Enrollment.IntakeRecorded) -> None:
     tx.execute(
         "UPDATE view_enrollments SET primary_area=? WHERE enrollment_id=?",
         (tx.sealer.seal(enum_value(e.primary_area), "primary_area"), str(e.originator_id)),
@@ -187,12 +187,12 @@ def projection() -> Projection:
             TherapyGroup.Renamed: _group_renamed,
             TherapyGroup.CapacityChanged: _capacity,
             TherapyGroup.SessionsAdded: _sessions_added,
-            ev(Enrollment, "Created"): _enrollment_created,
-            ev(Enrollment, "Promoted"): _enrollment_promoted,
-            ev(Enrollment, "Withdrawn"): _enrollment_withdrawn,
-            ev(Enrollment, "Completed"): _enrollment_completed,
-            ev(Enrollment, "Rejoined"): _enrollment_rejoined,
-            ev(Enrollment, "IntakeRecorded"): _intake,
+            Enrollment.Created: _enrollment_created,
+            Enrollment.Promoted: _enrollment_promoted,
+            Enrollment.Withdrawn: _enrollment_withdrawn,
+            Enrollment.Completed: _enrollment_completed,
+            Enrollment.Rejoined: _enrollment_rejoined,
+            Enrollment.IntakeRecorded: _intake,
         },
     )
 

@@ -15,7 +15,6 @@ from psycopg import errors
 
 from domain.group import TherapyGroup
 from domain.session import TherapySession
-from projections.base import ev
 from projections.deadletters import ATTEMPTS, is_transient
 from projections.rebuild import rebuild
 from projections.runner import Projector
@@ -25,7 +24,7 @@ from tests.projections.conftest import World
 from tests.rebuilt import assert_views_equal_a_rebuild
 
 NY = ZoneInfo("America/New_York")
-FEES_CHANGED = ev(TherapyGroup, "FeesChanged")
+FEES_CHANGED = TherapyGroup.FeesChanged
 Made = tuple[UUID, list[UUID]]  # a group and its sessions
 
 
@@ -97,7 +96,7 @@ def test_a_fixed_handler_reapplies_its_dead_letters_on_retry(world: World) -> No
 
 def test_retrying_attendance_replays_the_views_it_reads(world: World) -> None:
     a, b = _two_groups(world)
-    recorded = ev(TherapySession, "AttendanceRecorded")
+    recorded = TherapySession.AttendanceRecorded
     with broken_handler(world.views, "attendance", recorded):
         _raise_fees_and_attend(world, a, b)
         world.sync()

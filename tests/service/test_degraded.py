@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from domain.group import TherapyGroup
-from projections.base import ev
 from projections.runner import Projector
 from tests.breakage import SECRET, broken_handler
 from tests.domain.helpers import FEES
@@ -37,7 +36,7 @@ def _break_a_fees(api: Api, ids: dict[str, Any]) -> Any:
     return broken_handler(
         _projector(api),
         "costs",
-        ev(TherapyGroup, "FeesChanged"),
+        TherapyGroup.FeesChanged,
         lambda event: str(event.originator_id) == ids["a"],
     )
 
