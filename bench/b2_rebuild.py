@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from eventsourcing.persistence import Mapper
+
 from domain.admission import OPEN_ADMISSION
 from domain.application import Circles
 from domain.enrollment import Enrollment, enrollment_id
@@ -124,7 +126,12 @@ def generate(settings: StoreSettings, events: int) -> int:
 
 
 def raw_read(app: Circles) -> tuple[int, float]:
-    """Read and decode the whole log with the library alone."""
+    """Read and decode the whole log with the library alone (its own ``Mapper``, with the
+    application's transcoder, cipher and compressor; not the upcasting one)."""
+    mine = app.mapper
+    mapper = Mapper[uuid.UUID](
+        transcoder=mine.transcoder, cipher=mine.cipher, compressor=mine.compressor
+    )
     started = time.perf_counter()
     position, count = 0, 0
     while True:
@@ -134,7 +141,7 @@ def raw_read(app: Circles) -> tuple[int, float]:
         if not notifications:
             break
         for notification in notifications:
-            app.mapper.to_domain_event(notification)
+            mapper.to_domain_event(notification)
         count += len(notifications)
         position = notifications[-1].id
     return count, time.perf_counter() - started
