@@ -41,7 +41,7 @@ from eventsourcing.utils import get_topic
 
 from domain.invitation import Invitation
 from domain.tokens import FeedToken, SubjectKind
-from projections.base import ev, timestamp
+from projections.base import timestamp
 from projections.db import Tx, ViewDatabase
 
 MESSAGES = uuid.uuid5(uuid.NAMESPACE_URL, "https://circles.invalid/outbox-message")
@@ -147,12 +147,12 @@ class Outbox:
         self.compose = compose
         self.batch_size = batch_size
         self.handlers: dict[type, Callable[[Tx, Any], None]] = {
-            ev(Invitation, "Proposed"): self._proposed,
-            ev(Invitation, "Sent"): self._sent,
-            ev(FeedToken, "Issued"): self._link_issued,
-            ev(Invitation, "Revoked"): self._notice(Kind.REVOKED),
-            ev(Invitation, "SessionMoved"): self._notice(Kind.MOVED),
-            ev(Invitation, "Cancelled"): self._notice(Kind.CANCELLED),
+            Invitation.Proposed: self._proposed,
+            Invitation.Sent: self._sent,
+            FeedToken.Issued: self._link_issued,
+            Invitation.Revoked: self._notice(Kind.REVOKED),
+            Invitation.SessionMoved: self._notice(Kind.MOVED),
+            Invitation.Cancelled: self._notice(Kind.CANCELLED),
         }
         self.topics = sorted(get_topic(cls) for cls in self.handlers)
         with self.db.write() as tx:
@@ -218,14 +218,14 @@ class Outbox:
             pass
         return self.position()
 
-    def _proposed(self, tx: Tx, event: Any) -> None:
+    def _proposed(self, tx: Tx, event: Invitation.Proposed) -> None:
         tx.execute(
             "INSERT INTO outbox_invitees VALUES (?,?,?,0) ON CONFLICT (invitation_id) DO NOTHING",
             (str(event.originator_id), str(event.session_id),
              tx.sealer.seal(event.invitee_email, "email")),
         )  # fmt: skip
 
-    def _sent(self, tx: Tx, event: Any) -> None:
+    def _sent(self, tx: Tx, event: Invitation.Sent) -> None:
         tx.execute(
             "UPDATE outbox_invitees SET sent=1 WHERE invitation_id=?", (str(event.originator_id),)
         )
@@ -239,7 +239,7 @@ class Outbox:
             return None
         return UUID(row[0]), tx.sealer.open(row[1], "email"), bool(row[2])
 
-    def _link_issued(self, tx: Tx, event: Any) -> None:
+    def _link_issued(self, tx: Tx, event: FeedToken.Issued) -> None:
         if getattr(event.subject_kind, "value", event.subject_kind) != SubjectKind.INVITATION.value:
             return
         invitee = self._invitee(tx, str(event.subject_id))
